@@ -1,0 +1,167 @@
+//! A worker that answers the vocabulary of the classic Node IPC patterns
+//! (request/response with ids, heartbeats, health checks, validation), so
+//! that parent code written for a Node `worker.js` drives it unchanged.
+//!
+//! Build: `cargo build --release -p forkwire --example seed_worker`, then
+//! from Node: `fork(anyPath, [], { execPath: 'target/release/examples/seed_worker' })`.
+//!
+//! - `{id, data}` → `{id, result: data.n * 2}` when `data.n` is a number,
+//!   else `{id, result: data}`.
+//! - `data.sleep: ms` answers after `ms` without holding up other requests;
+//!   `data.fail: msg` → `{id, error: msg}`; `data.exit: code` exits;
+//!   `data.hang: true` stops answering anything while staying alive.
+//! - `{type: 'heartbeat-request'}`, `{type: 'health-check'}`,
+//!   `{type: 'ping'}` are answered; other typed notifications are accepted.
+//! - Non-objects and objects without `id` or `type` get the validation
+//!   errors of the seed's worker.
+
+use forkwire::{Channel, Sender};
+use serde_json::{json, Map, Value};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+struct Worker {
+    out: Sender,
+    started: Instant,
+    tasks: AtomicU64,
+    errors: AtomicU64,
+    hung: AtomicBool,
+}
+
+fn main() {
+    let mut channel = match Channel::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("seed_worker: {e}");
+            std::process::exit(2);
+        }
+    };
+    let worker = Arc::new(Worker {
+        out: channel.sender(),
+        started: Instant::now(),
+        tasks: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        hung: AtomicBool::new(false),
+    });
+    for msg in channel.incoming::<Value>() {
+        match msg {
+            Ok(msg) if !worker.hung.load(Ordering::Relaxed) => worker.handle(msg),
+            Ok(_) => {}
+            Err(e) => {
+                worker.errors.fetch_add(1, Ordering::Relaxed);
+                eprintln!("seed_worker: {e}");
+            }
+        }
+    }
+    // The parent disconnected.
+    std::process::exit(0);
+}
+
+impl Worker {
+    fn handle(self: &Arc<Self>, msg: Value) {
+        let Value::Object(obj) = msg else {
+            self.reply(json!({ "error": "Invalid message format", "received": js_typeof(&msg) }));
+            return;
+        };
+        let kind = obj.get("type").and_then(Value::as_str);
+        match (obj.get("id"), kind) {
+            (_, Some("cancel")) => {}
+            (Some(id), _) => {
+                self.request(id.clone(), obj.get("data").cloned().unwrap_or(Value::Null))
+            }
+            (None, Some("heartbeat-request")) => {
+                self.reply(json!({ "type": "heartbeat", "timestamp": now_ms() }));
+            }
+            (None, Some("health-check")) => self.reply(self.health()),
+            (None, Some("ping")) => {
+                self.reply(json!({ "type": "pong", "pid": std::process::id() }))
+            }
+            (None, Some(_)) => {}
+            (None, None) if obj.contains_key("type") => {}
+            (None, None) => self.reply(json!({ "error": "Missing message type" })),
+        }
+    }
+
+    fn request(self: &Arc<Self>, id: Value, data: Value) {
+        self.tasks.fetch_add(1, Ordering::Relaxed);
+        let field = |k: &str| data.as_object().and_then(|o: &Map<String, Value>| o.get(k));
+        if let Some(code) = field("exit") {
+            std::process::exit(code.as_i64().unwrap_or(1) as i32);
+        }
+        if field("hang").and_then(Value::as_bool) == Some(true) {
+            self.hung.store(true, Ordering::Relaxed);
+            return;
+        }
+        if let Some(message) = field("fail") {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            let message = message
+                .as_str()
+                .map_or_else(|| message.to_string(), str::to_owned);
+            self.reply(json!({ "id": id, "error": message }));
+            return;
+        }
+        let result = match field("n").and_then(Value::as_f64) {
+            Some(n) => json!(n * 2.0),
+            None => data.clone(),
+        };
+        match field("sleep").and_then(Value::as_f64) {
+            Some(ms) if ms > 0.0 => {
+                let me = Arc::clone(self);
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_secs_f64(ms / 1000.0));
+                    if !me.hung.load(Ordering::Relaxed) {
+                        me.reply(json!({ "id": id, "result": result }));
+                    }
+                });
+            }
+            _ => self.reply(json!({ "id": id, "result": result })),
+        }
+    }
+
+    fn health(&self) -> Value {
+        json!({
+            "type": "health-status",
+            "healthy": true,
+            "metrics": {
+                "memory": rss_bytes(),
+                "taskCount": self.tasks.load(Ordering::Relaxed),
+                "errors": self.errors.load(Ordering::Relaxed),
+                "uptime": self.started.elapsed().as_secs_f64(),
+            }
+        })
+    }
+
+    fn reply(&self, msg: Value) {
+        if let Err(e) = self.out.send(&msg) {
+            eprintln!("seed_worker: cannot reply: {e}");
+        }
+    }
+}
+
+/// The JavaScript `typeof` of a decoded JSON value.
+fn js_typeof(v: &Value) -> &'static str {
+    match v {
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Bool(_) => "boolean",
+        Value::Null | Value::Array(_) | Value::Object(_) => "object",
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Resident set size from /proc, in bytes (0 where unavailable).
+fn rss_bytes() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no memory effects.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * page.max(0) as u64
+}

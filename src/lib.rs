@@ -1,0 +1,10 @@
+//! The napi-rs binding of forkwire: JS-facing types and conversions only.
+//! The engine lives in the `forkwire` crate.
+
+use napi_derive::napi;
+
+/// The version of the native addon (the `forkwire` crate's version).
+#[napi]
+pub fn native_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
