@@ -20,6 +20,7 @@
 
 pub mod channel;
 pub mod codec;
+pub mod pool;
 pub mod process;
 
 pub use channel::{Channel, ChannelError, Receiver, Sender};

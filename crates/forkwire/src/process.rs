@@ -160,6 +160,11 @@ impl Command {
         self
     }
 
+    /// The channel's serialization mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
     /// The program this command runs.
     pub fn program(&self) -> &Path {
         &self.program

@@ -117,7 +117,7 @@ impl serde_json::ser::Formatter for JsFormatter {
 
 /// Rewrites every `\uXXXX` escape of an unpaired surrogate to `\ufffd`.
 /// Returns `None` when there is none, so the caller keeps its first error.
-fn replace_lone_surrogates(frame: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn replace_lone_surrogates(frame: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(frame.len());
     let mut changed = false;
     let mut i = 0;

@@ -1,0 +1,214 @@
+//! The request/response envelope: `{id, type?, data}` out,
+//! `{id, result}` / `{id, error}` / `{id, progress}` back, anything else is
+//! an event.
+//!
+//! Replies are only probed, not decoded: in json mode the `id` is read and
+//! the `result` or `error` member is cut out as raw JSON text, which goes to
+//! the caller untouched.
+
+use super::events::Payload;
+use crate::codec::{self, json, Mode};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// What a frame from a worker is.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Incoming {
+    /// Carries an `id` this pool may be waiting for.
+    Reply {
+        id: u64,
+        kind: ReplyKind,
+        payload: Payload,
+        /// The whole frame as an event, for when no request has this id.
+        event: Payload,
+    },
+    /// Anything else.
+    Event(Payload),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplyKind {
+    Result,
+    Error,
+    Progress,
+}
+
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    result: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    error: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    progress: Option<&'a RawValue>,
+}
+
+/// Classifies one frame's payload. An error is a frame that is not valid
+/// in the pool's mode.
+pub(crate) fn parse(mode: Mode, frame: &[u8]) -> Result<Incoming, String> {
+    match mode {
+        Mode::Json => parse_json(frame),
+        Mode::Advanced => Err("advanced mode is not supported by this build".into()),
+    }
+}
+
+fn parse_json(frame: &[u8]) -> Result<Incoming, String> {
+    match probe_json(frame) {
+        Some(incoming) => Ok(incoming),
+        None => {
+            // Lone surrogates (which Node writes as escapes) make the fast
+            // path fail; repair them, or report why the frame is bad.
+            let repaired = json::replace_lone_surrogates(frame);
+            if let Some(fixed) = repaired.as_deref() {
+                if let Some(incoming) = probe_json(fixed) {
+                    return Ok(incoming);
+                }
+            }
+            json::decode::<serde::de::IgnoredAny>(frame).map_err(|e| e.to_string())?;
+            // Valid JSON that is not an object: an event.
+            Ok(Incoming::Event(Payload::Json(Some(text(
+                repaired.as_deref().unwrap_or(frame),
+            )))))
+        }
+    }
+}
+
+fn probe_json(frame: &[u8]) -> Option<Incoming> {
+    if frame.first() != Some(&b'{') {
+        return None;
+    }
+    let probe: Probe<'_> = serde_json::from_slice(frame).ok()?;
+    let whole = || Payload::Json(Some(text(frame)));
+    let Some(id) = probe.id.and_then(|raw| raw.get().parse::<u64>().ok()) else {
+        return Some(Incoming::Event(whole()));
+    };
+    let raw = |v: Option<&RawValue>| Payload::Json(v.map(|r| r.get().to_owned()));
+    let (kind, payload) = if probe.error.is_some_and(|e| is_truthy(e.get())) {
+        (ReplyKind::Error, raw(probe.error))
+    } else if probe.result.is_none() && probe.progress.is_some() {
+        (ReplyKind::Progress, raw(probe.progress))
+    } else {
+        (ReplyKind::Result, raw(probe.result))
+    };
+    Some(Incoming::Reply {
+        id,
+        kind,
+        payload,
+        event: whole(),
+    })
+}
+
+/// JavaScript truthiness of a JSON value, as `if (error)` sees it.
+fn is_truthy(json: &str) -> bool {
+    !matches!(json, "null" | "false" | "0" | "\"\"" | "-0")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Builds the frame of a request: `{"id":N,"type":T,"data":DATA}` plus
+/// framing. `data_json` must be JSON text (as `JSON.stringify` writes it);
+/// `None` leaves `data` out, as `undefined` would be.
+pub(crate) fn json_request(id: u64, kind: Option<&str>, data_json: Option<&str>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + data_json.map_or(0, str::len));
+    out.extend_from_slice(b"{\"id\":");
+    out.extend_from_slice(id.to_string().as_bytes());
+    if let Some(kind) = kind {
+        out.extend_from_slice(b",\"type\":");
+        // Writing a &str cannot fail.
+        let _ = serde_json::to_writer(&mut out, kind);
+    }
+    if let Some(data) = data_json {
+        out.extend_from_slice(b",\"data\":");
+        out.extend_from_slice(data.as_bytes());
+    }
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+/// The frame telling a worker to stop working on request `id`.
+pub(crate) fn cancel_frame(mode: Mode, id: u64) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    codec::encode_frame(
+        mode,
+        &serde_json::json!({ "type": "cancel", "id": id }),
+        &mut out,
+    )
+    .ok()?;
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(s: &str) -> Incoming {
+        parse(Mode::Json, s.as_bytes()).unwrap()
+    }
+
+    fn p(s: &str) -> Payload {
+        Payload::Json(Some(s.to_owned()))
+    }
+
+    #[test]
+    fn replies_and_events() {
+        assert!(matches!(json(r#"{"id":7,"result":{"a":[1,2]}}"#),
+            Incoming::Reply { id: 7, kind: ReplyKind::Result, payload, .. } if payload == p(r#"{"a":[1,2]}"#)));
+        assert!(matches!(json(r#"{"error":"bad","id":8}"#),
+            Incoming::Reply { id: 8, kind: ReplyKind::Error, payload, .. } if payload == p(r#""bad""#)));
+        assert!(matches!(
+            json(r#"{"id":9,"error":null,"result":1}"#),
+            Incoming::Reply {
+                id: 9,
+                kind: ReplyKind::Result,
+                ..
+            }
+        ));
+        assert!(matches!(
+            json(r#"{"id":9,"progress":0.5}"#),
+            Incoming::Reply {
+                kind: ReplyKind::Progress,
+                ..
+            }
+        ));
+        assert!(matches!(
+            json(r#"{"id":10}"#),
+            Incoming::Reply {
+                id: 10,
+                kind: ReplyKind::Result,
+                payload: Payload::Json(None),
+                ..
+            }
+        ));
+        assert_eq!(
+            json(r#"{"type":"heartbeat"}"#),
+            Incoming::Event(p(r#"{"type":"heartbeat"}"#))
+        );
+        assert_eq!(json(r#"{"id":"x"}"#), Incoming::Event(p(r#"{"id":"x"}"#)));
+        assert_eq!(json("42"), Incoming::Event(p("42")));
+        assert!(matches!(json(r#"{"id":1,"result":"\ud800"}"#),
+            Incoming::Reply { payload, .. } if payload == p(r#""\ufffd""#)));
+    }
+
+    #[test]
+    fn bad_frames_are_errors() {
+        assert!(parse(Mode::Json, b"{nope").is_err());
+        assert!(parse(Mode::Json, b"\xff").is_err());
+    }
+
+    #[test]
+    fn request_frames() {
+        assert_eq!(
+            json_request(3, Some("add\""), Some("[1,2]")),
+            b"{\"id\":3,\"type\":\"add\\\"\",\"data\":[1,2]}\n"
+        );
+        assert_eq!(json_request(4, None, None), b"{\"id\":4}\n");
+        assert_eq!(
+            cancel_frame(Mode::Json, 5).unwrap(),
+            b"{\"type\":\"cancel\",\"id\":5}\n"
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! How a request can fail, with the stable codes JavaScript sees.
+
+use crate::process::ExitStatus;
+use std::fmt;
+
+/// The stable code of a failure, as `err.code` in JavaScript.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The request's deadline passed.
+    Timeout,
+    /// The caller cancelled the request.
+    Aborted,
+    /// The queue held `max_queue` requests already.
+    QueueFull,
+    /// The pool was closed before the request settled.
+    Closed,
+    /// The worker running the request exited or disconnected.
+    WorkerExited,
+    /// A worker sent a frame that could not be read.
+    Protocol,
+    /// The payload could not be encoded; nothing was sent.
+    Serialize,
+    /// A protocol version mismatch.
+    Version,
+    /// A worker could not be started.
+    Spawn,
+    /// The worker replied with an error.
+    Remote,
+}
+
+impl ErrorCode {
+    /// The code string, e.g. `"ERR_FORKWIRE_TIMEOUT"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Timeout => "ERR_FORKWIRE_TIMEOUT",
+            ErrorCode::Aborted => "ERR_FORKWIRE_ABORTED",
+            ErrorCode::QueueFull => "ERR_FORKWIRE_QUEUE_FULL",
+            ErrorCode::Closed => "ERR_FORKWIRE_CLOSED",
+            ErrorCode::WorkerExited => "ERR_FORKWIRE_WORKER_EXITED",
+            ErrorCode::Protocol => "ERR_FORKWIRE_PROTOCOL",
+            ErrorCode::Serialize => "ERR_FORKWIRE_SERIALIZE",
+            ErrorCode::Version => "ERR_FORKWIRE_VERSION",
+            ErrorCode::Spawn => "ERR_FORKWIRE_SPAWN",
+            ErrorCode::Remote => "ERR_FORKWIRE_REMOTE",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A request that did not produce a result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestError {
+    /// What happened.
+    pub code: ErrorCode,
+    /// A sentence for people.
+    pub message: String,
+    /// The worker involved, if one was.
+    pub worker: Option<usize>,
+    /// For [`ErrorCode::WorkerExited`]: how the worker ended, once known.
+    pub exit: Option<ExitStatus>,
+}
+
+impl RequestError {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> RequestError {
+        RequestError {
+            code,
+            message: message.into(),
+            worker: None,
+            exit: None,
+        }
+    }
+
+    pub(crate) fn on_worker(mut self, worker: usize) -> RequestError {
+        self.worker = Some(worker);
+        self
+    }
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for RequestError {}

@@ -1,0 +1,78 @@
+//! What the pool hands back: settled requests and events.
+
+use super::error::RequestError;
+use crate::process::ExitStatus;
+use std::sync::Arc;
+
+/// Bytes from a worker, undecoded, in the pool's mode.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Payload {
+    /// json mode: JSON text (for a reply, of the `result` or `error` member;
+    /// for an event, of the whole message). `None` when the member was
+    /// absent (`undefined` in JavaScript).
+    Json(Option<String>),
+    /// advanced mode: the whole V8 payload of the message (without the
+    /// length prefix); the member is picked after decoding.
+    Frame(Vec<u8>),
+}
+
+/// How a request settled.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `{id, result}`.
+    Result(Payload),
+    /// `{id, error}`: the worker's own failure.
+    RemoteError(Payload),
+    /// Settled by the pool: timeout, abort, exit, close, ...
+    Failed(RequestError),
+}
+
+/// Called once with each request's outcome, on a pool thread.
+pub type Completion = Box<dyn FnOnce(Outcome) + Send>;
+
+/// Something that happened in the pool besides a request settling.
+#[derive(Debug)]
+pub enum PoolEvent {
+    /// A worker (re)started.
+    Spawn {
+        /// The worker's slot id.
+        worker: usize,
+        /// Its process id.
+        pid: u32,
+    },
+    /// A worker sent a message that is not a reply (`pool.on('message')`).
+    Message {
+        /// The worker's slot id.
+        worker: usize,
+        /// The message.
+        payload: Payload,
+    },
+    /// A reply reported progress: `{id, progress}`.
+    Progress {
+        /// The request.
+        id: u64,
+        /// The `progress` member.
+        payload: Payload,
+    },
+    /// A worker process ended.
+    Exit {
+        /// The worker's slot id.
+        worker: usize,
+        /// Its process id.
+        pid: u32,
+        /// How it ended.
+        status: ExitStatus,
+    },
+    /// A worker sent a frame that could not be read.
+    ProtocolError {
+        /// The worker's slot id.
+        worker: usize,
+        /// What was wrong.
+        message: String,
+    },
+    /// A pool-level failure (a worker cannot be started or replaced).
+    Error(RequestError),
+}
+
+/// Receives pool events, on pool threads.
+pub type EventHandler = Arc<dyn Fn(PoolEvent) + Send + Sync>;

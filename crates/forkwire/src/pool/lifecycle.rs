@@ -1,0 +1,260 @@
+//! Starting, replacing and stopping workers: the restart policy, what a
+//! disconnect or an exit does to requests in flight, and `close()`.
+
+use super::error::{ErrorCode, RequestError};
+use super::events::PoolEvent;
+use super::state::{Effects, Phase, State, Timer};
+use super::worker::{self, Outgoing};
+use super::Shared;
+use crate::process::ExitStatus;
+use std::cmp::Reverse;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// When a worker that ended is replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestartPolicy {
+    /// Replace workers at all. Default true.
+    pub enabled: bool,
+    /// Most restarts of one slot within `window`; past it the pool reports
+    /// an error and leaves the slot empty. Default 5.
+    pub max_restarts: usize,
+    /// The window for `max_restarts`. Default 10 s.
+    pub window: Duration,
+    /// Delay before a restart, doubled for each recent restart of the slot.
+    /// Default 100 ms.
+    pub backoff: Duration,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        RestartPolicy {
+            enabled: true,
+            max_restarts: 5,
+            window: Duration::from_secs(10),
+            backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+/// How to close a pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CloseOptions {
+    /// Finish queued and in-flight requests first (new ones are refused).
+    /// Without it they fail with [`ErrorCode::Closed`]. Default false.
+    pub drain: bool,
+    /// How long to wait (for the drain, then for workers to exit after
+    /// their channel closes) before killing what is left. Default 5 s.
+    pub timeout: Duration,
+}
+
+impl Default for CloseOptions {
+    fn default() -> Self {
+        CloseOptions {
+            drain: false,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Grace between SIGTERM and SIGKILL for a worker that disconnected.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+
+impl Shared {
+    /// Starts a process in `slot`. On failure reports it and returns it.
+    pub(super) fn start_worker(
+        self: &Arc<Self>,
+        st: &mut State,
+        slot: usize,
+        fx: &mut Effects,
+    ) -> Result<(), RequestError> {
+        let gen = st.slots[slot].gen + 1;
+        st.slots[slot].gen = gen;
+        match worker::start(self, &self.options.command, slot, gen) {
+            Ok((live, threads)) => {
+                fx.events.push(PoolEvent::Spawn {
+                    worker: slot,
+                    pid: live.pid,
+                });
+                st.threads += threads;
+                st.slots[slot].live = Some(live);
+                st.pump();
+                Ok(())
+            }
+            Err(e) => {
+                let err = RequestError::new(
+                    ErrorCode::Spawn,
+                    format!("worker {slot} could not be started: {e}"),
+                )
+                .on_worker(slot);
+                fx.events.push(PoolEvent::Error(err.clone()));
+                Err(err)
+            }
+        }
+    }
+
+    /// The worker's channel closed (it disconnected, or crashed).
+    pub(super) fn on_disconnect(&self, slot: usize, gen: u64) {
+        let fx = Effects::default();
+        {
+            let mut st = self.state.lock();
+            let closing = st.phase == Phase::Closed;
+            let Some(live) = st.slots[slot].live.as_mut().filter(|l| l.gen == gen) else {
+                return;
+            };
+            live.connected = false;
+            if !closing {
+                // A worker without a channel can do nothing more for us:
+                // end it, and let its exit bring a replacement.
+                let _ = live.reaper.kill(libc::SIGTERM);
+                st.timers.push(Reverse((
+                    Instant::now() + KILL_GRACE,
+                    Timer::Kill(slot, gen),
+                )));
+                self.timer_cv.notify_one();
+            }
+            // Requests in flight fail when the exit comes (with its code
+            // and signal), which the kill above guarantees.
+            st.unbind_keys(slot);
+            st.pump();
+            self.idle_cv.notify_all();
+        }
+        self.fire(fx);
+    }
+
+    /// The worker process ended.
+    pub(super) fn on_exit(self: &Arc<Self>, slot: usize, gen: u64, status: ExitStatus) {
+        let mut fx = Effects::default();
+        {
+            let mut st = self.state.lock();
+            let Some(live) = st.slots[slot].live.as_ref().filter(|l| l.gen == gen) else {
+                return;
+            };
+            let pid = live.pid;
+            let mut err = RequestError::new(
+                ErrorCode::WorkerExited,
+                match status.signal_name() {
+                    Some(sig) => format!("worker {slot} (pid {pid}) was killed by {sig}"),
+                    None => format!(
+                        "worker {slot} (pid {pid}) exited with code {}",
+                        status.code.unwrap_or(-1)
+                    ),
+                },
+            );
+            err.exit = Some(status);
+            st.fail_in_flight(slot, &err, &mut fx);
+            st.slots[slot].live = None;
+            st.unbind_keys(slot);
+            fx.events.push(PoolEvent::Exit {
+                worker: slot,
+                pid,
+                status,
+            });
+            if st.phase != Phase::Closed {
+                self.schedule_restart(&mut st, slot, &mut fx);
+            }
+            st.pump();
+            self.idle_cv.notify_all();
+            self.timer_cv.notify_one();
+        }
+        self.fire(fx);
+    }
+
+    fn schedule_restart(&self, st: &mut State, slot: usize, fx: &mut Effects) {
+        let policy = self.options.restart;
+        if !policy.enabled {
+            return;
+        }
+        let now = Instant::now();
+        let s = &mut st.slots[slot];
+        while s
+            .recent_restarts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > policy.window)
+        {
+            s.recent_restarts.pop_front();
+        }
+        if s.recent_restarts.len() >= policy.max_restarts {
+            s.given_up = true;
+            fx.events.push(PoolEvent::Error(
+                RequestError::new(
+                    ErrorCode::Spawn,
+                    format!(
+                        "worker {slot} ended {} times within {:?}: not restarting it",
+                        policy.max_restarts + 1,
+                        policy.window
+                    ),
+                )
+                .on_worker(slot),
+            ));
+            return;
+        }
+        let delay = policy.backoff * 2u32.saturating_pow(s.recent_restarts.len() as u32);
+        s.recent_restarts.push_back(now);
+        st.timers.push(Reverse((now + delay, Timer::Respawn(slot))));
+    }
+
+    /// A restart timer fired.
+    pub(super) fn respawn(self: &Arc<Self>, st: &mut State, slot: usize, fx: &mut Effects) {
+        if st.phase == Phase::Closed || st.slots[slot].live.is_some() {
+            return;
+        }
+        st.slots[slot].restarts += 1;
+        st.counters.restarts += 1;
+        if self.start_worker(st, slot, fx).is_err() {
+            self.schedule_restart(st, slot, fx);
+        }
+    }
+
+    /// See [`super::Pool::close`].
+    pub(super) fn close(&self, options: CloseOptions) {
+        let deadline = Instant::now() + options.timeout;
+        let mut fx = Effects::default();
+        {
+            let mut st = self.state.lock();
+            if st.phase == Phase::Open && options.drain {
+                st.phase = Phase::Draining;
+                while !st.requests.is_empty() && Instant::now() < deadline {
+                    self.idle_cv.wait_until(&mut st, deadline);
+                }
+            }
+            if st.phase != Phase::Closed {
+                st.phase = Phase::Closed;
+                let err = RequestError::new(ErrorCode::Closed, "the pool was closed");
+                st.fail_all(&err, &mut fx);
+                for slot in &st.slots {
+                    if let Some(live) = &slot.live {
+                        let _ = live.writer.send(Outgoing::Disconnect);
+                    }
+                }
+                self.timer_cv.notify_all();
+            }
+        }
+        self.fire(fx);
+        let mut st = self.state.lock();
+        let all_exited = |st: &State| st.slots.iter().all(|s| s.live.is_none());
+        while !all_exited(&st) && Instant::now() < deadline {
+            self.idle_cv.wait_until(&mut st, deadline);
+        }
+        if !all_exited(&st) {
+            for slot in &st.slots {
+                if let Some(live) = &slot.live {
+                    let _ = live.reaper.kill(libc::SIGKILL);
+                }
+            }
+        }
+        // Every thread ends once its process is gone: reapers on exit,
+        // readers on EOF, writers when their queue closes.
+        let last = Instant::now() + Duration::from_secs(5);
+        for slot in st.slots.iter_mut() {
+            if let Some(live) = slot.live.as_ref() {
+                let _ = live.writer.send(Outgoing::Disconnect);
+            }
+        }
+        while st.threads > 0 && Instant::now() < last {
+            self.timer_cv.notify_all();
+            self.idle_cv
+                .wait_until(&mut st, Instant::now() + Duration::from_millis(50));
+        }
+    }
+}

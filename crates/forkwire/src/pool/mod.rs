@@ -1,0 +1,611 @@
+//! The worker pool and request-correlation engine.
+//!
+//! A [`Pool`] runs `size` worker processes (Rust programs on this crate, or
+//! Node scripts) and sends each request to one of them as
+//! `{id, type?, data}`; the worker's `{id, result}` or `{id, error}` settles
+//! it. Queueing, dispatch (least busy, by role, by worker, or sticky by
+//! key), correlation, deadlines and worker replacement all run on Rust
+//! threads: one reader, one writer and one reaper per worker, and one timer
+//! thread per pool. Every request settles exactly once: result, remote
+//! error, timeout, abort, worker exit, or close.
+//!
+//! ```no_run
+//! use forkwire::pool::{Pool, PoolOptions};
+//! use forkwire::process::Command;
+//!
+//! let pool = Pool::new(PoolOptions::new(Command::new("target/release/examples/seed_worker")))?;
+//! let doubled: f64 = pool.call(&serde_json::json!({ "n": 21 }))?;
+//! assert_eq!(doubled, 42.0);
+//! pool.close(Default::default());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod envelope;
+mod error;
+mod events;
+mod lifecycle;
+mod state;
+mod stats;
+mod timer;
+mod worker;
+
+pub use error::{ErrorCode, RequestError};
+pub use events::{Completion, EventHandler, Outcome, Payload, PoolEvent};
+pub use lifecycle::{CloseOptions, RestartPolicy};
+pub use stats::{PoolStats, WorkerStats};
+
+use crate::codec::{self, Mode};
+use crate::process::Command;
+use parking_lot::{Condvar, Mutex};
+use state::{Effects, Entry, Phase, State, Timer};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Which worker may run a request.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Target {
+    /// The least busy worker.
+    #[default]
+    Any,
+    /// This worker slot only.
+    Worker(usize),
+    /// A worker holding this role.
+    Role(String),
+    /// The same worker as every other request with this key, while it lives.
+    Key(String),
+}
+
+/// How to build a pool.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    /// The program each worker runs, with its channel mode and environment.
+    pub command: Command,
+    /// Number of workers. Default: the number of CPUs.
+    pub size: usize,
+    /// Requests in flight per worker. Default 1.
+    pub concurrency: usize,
+    /// Default per-request timeout; `None` (the default) for none.
+    pub timeout: Option<Duration>,
+    /// Requests that may wait for a worker; past it submissions fail with
+    /// [`ErrorCode::QueueFull`]. Default: unbounded.
+    pub max_queue: usize,
+    /// When to replace workers that end.
+    pub restart: RestartPolicy,
+}
+
+impl PoolOptions {
+    /// Defaults for `command`.
+    pub fn new(command: Command) -> PoolOptions {
+        PoolOptions {
+            command,
+            size: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            concurrency: 1,
+            timeout: None,
+            max_queue: usize::MAX,
+            restart: RestartPolicy::default(),
+        }
+    }
+}
+
+/// What to send: a request body in one of two forms.
+#[derive(Clone, Debug)]
+pub enum Body {
+    /// json mode: the JSON text of `data` (as `JSON.stringify` writes it,
+    /// `None` for `undefined`) and an optional `type`; the pool writes the
+    /// envelope around it.
+    Json {
+        /// JSON text of `data`.
+        data: Option<String>,
+        /// The `type` member.
+        kind: Option<String>,
+    },
+    /// A complete frame in the pool's mode, framing included, whose
+    /// envelope already carries the request's id (how advanced-mode
+    /// callers send).
+    Frame(Vec<u8>),
+}
+
+/// One request.
+pub struct Request {
+    /// Correlation id, unique among this pool's open requests
+    /// (see [`Pool::next_id`]).
+    pub id: u64,
+    /// What to send.
+    pub body: Body,
+    /// Per-request timeout: `None` uses the pool's, `Some(Duration::ZERO)`
+    /// means none.
+    pub timeout: Option<Duration>,
+    /// Which worker may run it.
+    pub target: Target,
+    /// Called once with the outcome.
+    pub done: Completion,
+}
+
+/// State shared by the pool handle and its threads.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    /// Wakes the timer thread when an earlier deadline appears.
+    timer_cv: Condvar,
+    /// Signals progress to `close()`: requests settled, workers or threads
+    /// gone.
+    idle_cv: Condvar,
+    on_event: EventHandler,
+    options: PoolOptions,
+    mode: Mode,
+}
+
+/// A pool of worker processes. See the [module docs](self).
+pub struct Pool {
+    shared: Arc<Shared>,
+    next_id: AtomicU64,
+}
+
+impl Pool {
+    /// Starts the pool's workers. Fails if the first worker cannot be
+    /// started; later failures are reported as [`PoolEvent::Error`].
+    pub fn new(options: PoolOptions) -> Result<Pool, RequestError> {
+        Self::with_events(options, Arc::new(|_| {}))
+    }
+
+    /// Like [`Pool::new`], reporting events to `on_event`.
+    pub fn with_events(options: PoolOptions, on_event: EventHandler) -> Result<Pool, RequestError> {
+        let mode = options.command.mode();
+        if !codec::is_supported(mode) {
+            return Err(RequestError::new(
+                ErrorCode::Spawn,
+                format!("serialization mode '{mode}' is not supported by this build"),
+            ));
+        }
+        let size = options.size.max(1);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(size, options.concurrency)),
+            timer_cv: Condvar::new(),
+            idle_cv: Condvar::new(),
+            on_event,
+            options,
+            mode,
+        });
+        let mut fx = Effects::default();
+        let mut first_error = None;
+        {
+            let mut st = shared.state.lock();
+            for slot in 0..size {
+                if let Err(e) = shared.start_worker(&mut st, slot, &mut fx) {
+                    first_error.get_or_insert(e);
+                }
+            }
+            st.threads += 1;
+        }
+        let timer_shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("forkwire-timer".into())
+            .spawn(move || timer::run(&timer_shared))
+            .map_err(|e| {
+                RequestError::new(
+                    ErrorCode::Spawn,
+                    format!("cannot start the timer thread: {e}"),
+                )
+            })?;
+        let pool = Pool {
+            shared,
+            next_id: AtomicU64::new(1),
+        };
+        pool.shared.fire(fx);
+        match first_error {
+            Some(e) => {
+                pool.close(CloseOptions::default());
+                Err(e)
+            }
+            None => Ok(pool),
+        }
+    }
+
+    /// The channel mode the workers speak.
+    pub fn mode(&self) -> Mode {
+        self.shared.mode
+    }
+
+    /// A fresh request id.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Submits a request. `done` is called exactly once, possibly before
+    /// this returns (queue full, pool closed).
+    pub fn submit(&self, request: Request) {
+        let mut fx = Effects::default();
+        self.shared.submit(request, &mut fx);
+        self.shared.fire(fx);
+    }
+
+    /// Sends `data` as a request and waits for the result, decoded as `R`.
+    pub fn call<T, R>(&self, data: &T) -> Result<R, RequestError>
+    where
+        T: serde::Serialize + ?Sized,
+        R: serde::de::DeserializeOwned,
+    {
+        self.call_with(data, None, Target::Any, None)
+    }
+
+    /// [`Pool::call`] with a `type`, a target and a timeout.
+    pub fn call_with<T, R>(
+        &self,
+        data: &T,
+        kind: Option<&str>,
+        target: Target,
+        timeout: Option<Duration>,
+    ) -> Result<R, RequestError>
+    where
+        T: serde::Serialize + ?Sized,
+        R: serde::de::DeserializeOwned,
+    {
+        let id = self.next_id();
+        let body = self.encode_body(id, data, kind)?;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.submit(Request {
+            id,
+            body,
+            timeout,
+            target,
+            done: Box::new(move |outcome| {
+                let _ = tx.send(outcome);
+            }),
+        });
+        let outcome = rx
+            .recv()
+            .map_err(|_| RequestError::new(ErrorCode::Closed, "the pool dropped the request"))?;
+        self.decode_outcome(outcome)
+    }
+
+    fn encode_body<T: serde::Serialize + ?Sized>(
+        &self,
+        id: u64,
+        data: &T,
+        kind: Option<&str>,
+    ) -> Result<Body, RequestError> {
+        let serialize_err =
+            |e: &dyn std::fmt::Display| RequestError::new(ErrorCode::Serialize, e.to_string());
+        match self.shared.mode {
+            Mode::Json => Ok(Body::Json {
+                data: Some(serde_json::to_string(data).map_err(|e| serialize_err(&e))?),
+                kind: kind.map(str::to_owned),
+            }),
+            Mode::Advanced => {
+                #[derive(serde::Serialize)]
+                struct Envelope<'a, T: ?Sized> {
+                    id: u64,
+                    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+                    kind: Option<&'a str>,
+                    data: &'a T,
+                }
+                let mut frame = Vec::new();
+                codec::encode_frame(self.shared.mode, &Envelope { id, kind, data }, &mut frame)
+                    .map_err(|e| serialize_err(&e))?;
+                Ok(Body::Frame(frame))
+            }
+        }
+    }
+
+    fn decode_outcome<R: serde::de::DeserializeOwned>(
+        &self,
+        outcome: Outcome,
+    ) -> Result<R, RequestError> {
+        let decode = |payload: Payload, member: &str| -> Result<serde_json::Value, RequestError> {
+            let bad =
+                |e: &dyn std::fmt::Display| RequestError::new(ErrorCode::Protocol, e.to_string());
+            match payload {
+                Payload::Json(None) => Ok(serde_json::Value::Null),
+                Payload::Json(Some(text)) => {
+                    codec::json::decode(text.as_bytes()).map_err(|e| bad(&e))
+                }
+                Payload::Frame(bytes) => {
+                    let whole: serde_json::Value =
+                        codec::decode_frame(self.shared.mode, &bytes).map_err(|e| bad(&e))?;
+                    Ok(whole
+                        .get(member)
+                        .cloned()
+                        .unwrap_or(serde_json::Value::Null))
+                }
+            }
+        };
+        match outcome {
+            Outcome::Result(p) => serde_json::from_value(decode(p, "result")?)
+                .map_err(|e| RequestError::new(ErrorCode::Protocol, e.to_string())),
+            Outcome::RemoteError(p) => {
+                let value = decode(p, "error")?;
+                let message = match &value {
+                    serde_json::Value::String(s) => s.clone(),
+                    v => v
+                        .get("message")
+                        .and_then(|m| m.as_str())
+                        .map_or_else(|| v.to_string(), str::to_owned),
+                };
+                Err(RequestError::new(ErrorCode::Remote, message))
+            }
+            Outcome::Failed(e) => Err(e),
+        }
+    }
+
+    /// Cancels request `id` (if still open): it settles with `code`
+    /// ([`ErrorCode::Aborted`] or [`ErrorCode::Timeout`]) and, if a worker
+    /// has it, the worker is sent `{type: 'cancel', id}`.
+    pub fn cancel(&self, id: u64, code: ErrorCode) -> bool {
+        let mut fx = Effects::default();
+        let cancelled = self
+            .shared
+            .cancel(id, code, "the request was aborted", &mut fx);
+        self.shared.fire(fx);
+        cancelled
+    }
+
+    /// Sends one complete frame to worker `worker`. Returns whether it was
+    /// queued for writing (false: no such worker, or not connected).
+    pub fn send_frame(&self, worker: usize, frame: Vec<u8>) -> bool {
+        let st = self.shared.state.lock();
+        st.slots
+            .get(worker)
+            .and_then(|s| s.live.as_ref())
+            .is_some_and(|live| live.write(frame.into()))
+    }
+
+    /// Encodes `message` and sends it to `worker`, as [`Pool::send_frame`].
+    pub fn send<T: serde::Serialize + ?Sized>(
+        &self,
+        worker: usize,
+        message: &T,
+    ) -> Result<bool, RequestError> {
+        Ok(self.send_frame(worker, self.encode(message)?))
+    }
+
+    /// Sends one frame to every live worker, or to those holding `role`.
+    /// Returns how many it was sent to.
+    pub fn broadcast_frame(&self, frame: Vec<u8>, role: Option<&str>) -> usize {
+        let frame: Arc<[u8]> = frame.into();
+        let st = self.shared.state.lock();
+        st.slots
+            .iter()
+            .filter(|s| role.is_none_or(|r| s.roles.contains(r)))
+            .filter_map(|s| s.live.as_ref())
+            .filter(|live| live.write(Arc::clone(&frame)))
+            .count()
+    }
+
+    /// Encodes `message` and broadcasts it, as [`Pool::broadcast_frame`].
+    pub fn broadcast<T: serde::Serialize + ?Sized>(
+        &self,
+        message: &T,
+        role: Option<&str>,
+    ) -> Result<usize, RequestError> {
+        Ok(self.broadcast_frame(self.encode(message)?, role))
+    }
+
+    fn encode<T: serde::Serialize + ?Sized>(&self, message: &T) -> Result<Vec<u8>, RequestError> {
+        let mut frame = Vec::new();
+        codec::encode_frame(self.shared.mode, message, &mut frame)
+            .map_err(|e| RequestError::new(ErrorCode::Serialize, e.to_string()))?;
+        Ok(frame)
+    }
+
+    /// Gives worker slot `worker` a role. Returns false for no such slot.
+    pub fn assign_role(&self, worker: usize, role: &str) -> bool {
+        let mut fx = Effects::default();
+        let ok = {
+            let mut st = self.shared.state.lock();
+            let ok = match st.slots.get_mut(worker) {
+                Some(slot) => {
+                    slot.roles.insert(role.to_owned());
+                    true
+                }
+                None => false,
+            };
+            // Requests waiting for this role may run now.
+            st.pump();
+            ok
+        };
+        self.shared.fire(std::mem::take(&mut fx));
+        ok
+    }
+
+    /// Takes a role from worker slot `worker`. Returns whether it had it.
+    pub fn remove_role(&self, worker: usize, role: &str) -> bool {
+        let mut st = self.shared.state.lock();
+        st.slots
+            .get_mut(worker)
+            .is_some_and(|s| s.roles.remove(role))
+    }
+
+    /// A snapshot of the pool's counters and workers.
+    pub fn stats(&self) -> PoolStats {
+        self.shared.state.lock().stats()
+    }
+
+    /// Closes the pool and waits for every worker process and thread to
+    /// end. See [`CloseOptions`]. Idempotent.
+    pub fn close(&self, options: CloseOptions) {
+        self.shared.close(options);
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.shared.close(CloseOptions {
+            drain: false,
+            timeout: Duration::from_secs(1),
+        });
+    }
+}
+
+impl Shared {
+    /// Runs collected side effects; call without the lock.
+    fn fire(&self, fx: Effects) {
+        for (done, outcome) in fx.settled {
+            done(outcome);
+        }
+        for event in fx.events {
+            (self.on_event)(event);
+        }
+    }
+
+    fn submit(&self, request: Request, fx: &mut Effects) {
+        let Request {
+            id,
+            body,
+            timeout,
+            target,
+            done,
+        } = request;
+        let mut st = self.state.lock();
+        let refuse = |code, message: &str| Outcome::Failed(RequestError::new(code, message));
+        if st.phase != Phase::Open {
+            fx.settled
+                .push((done, refuse(ErrorCode::Closed, "the pool is closed")));
+            return;
+        }
+        if st.queue.len() >= self.options.max_queue {
+            fx.settled.push((
+                done,
+                refuse(ErrorCode::QueueFull, "the request queue is full"),
+            ));
+            return;
+        }
+        if st.requests.contains_key(&id) {
+            fx.settled
+                .push((done, refuse(ErrorCode::Serialize, "duplicate request id")));
+            return;
+        }
+        let frame: Arc<[u8]> = match body {
+            Body::Json { data, kind } => {
+                if self.mode != Mode::Json {
+                    fx.settled.push((
+                        done,
+                        refuse(ErrorCode::Serialize, "a JSON body needs a json-mode pool"),
+                    ));
+                    return;
+                }
+                envelope::json_request(id, kind.as_deref(), data.as_deref()).into()
+            }
+            Body::Frame(frame) => frame.into(),
+        };
+        let timeout = timeout.or(self.options.timeout).filter(|t| !t.is_zero());
+        let deadline = timeout.map(|t| Instant::now() + t);
+        if let Some(at) = deadline {
+            let earliest = st.timers.peek().map(|t| t.0 .0);
+            st.timers.push(std::cmp::Reverse((at, Timer::Deadline(id))));
+            if earliest.is_none_or(|e| at < e) {
+                self.timer_cv.notify_one();
+            }
+        }
+        st.requests.insert(
+            id,
+            Entry {
+                frame,
+                target,
+                deadline,
+                done: Some(done),
+                worker: None,
+            },
+        );
+        st.queue.push_back(id);
+        st.pump();
+    }
+
+    fn cancel(&self, id: u64, code: ErrorCode, message: &str, fx: &mut Effects) -> bool {
+        let mut st = self.state.lock();
+        self.cancel_locked(&mut st, id, code, message, fx)
+    }
+
+    fn cancel_locked(
+        &self,
+        st: &mut State,
+        id: u64,
+        code: ErrorCode,
+        message: &str,
+        fx: &mut Effects,
+    ) -> bool {
+        let worker = match st.requests.get(&id) {
+            Some(entry) => entry.worker,
+            None => return false,
+        };
+        let mut err = RequestError::new(code, message);
+        if let Some(w) = worker {
+            err = err.on_worker(w);
+            if let (Some(live), Some(frame)) = (
+                st.slots[w].live.as_ref(),
+                envelope::cancel_frame(self.mode, id),
+            ) {
+                live.write(frame.into());
+            }
+        }
+        st.settle(id, Outcome::Failed(err), fx);
+        st.pump();
+        self.idle_cv.notify_all();
+        true
+    }
+
+    /// A frame from worker `slot` (process generation `gen`).
+    fn on_incoming(&self, slot: usize, gen: u64, incoming: envelope::Incoming) {
+        let mut fx = Effects::default();
+        {
+            let mut st = self.state.lock();
+            match incoming {
+                envelope::Incoming::Reply {
+                    id,
+                    kind,
+                    payload,
+                    event,
+                } => {
+                    let ours = st.requests.get(&id).is_some_and(|e| e.worker == Some(slot))
+                        && st.slots[slot].live.as_ref().is_some_and(|l| l.gen == gen);
+                    if !ours {
+                        // A reply to a request that already settled (timed
+                        // out, aborted) is dropped, never delivered twice.
+                        let _ = event;
+                        st.counters.late_replies += 1;
+                    } else {
+                        match kind {
+                            envelope::ReplyKind::Progress => {
+                                fx.events.push(PoolEvent::Progress { id, payload })
+                            }
+                            envelope::ReplyKind::Result => {
+                                st.settle(id, Outcome::Result(payload), &mut fx);
+                            }
+                            envelope::ReplyKind::Error => {
+                                st.settle(id, Outcome::RemoteError(payload), &mut fx);
+                            }
+                        }
+                        st.pump();
+                        if st.phase == Phase::Draining {
+                            self.idle_cv.notify_all();
+                        }
+                    }
+                }
+                envelope::Incoming::Event(payload) => fx.events.push(PoolEvent::Message {
+                    worker: slot,
+                    payload,
+                }),
+            }
+        }
+        self.fire(fx);
+    }
+
+    fn on_protocol_error(&self, slot: usize, _gen: u64, message: String, frame: &[u8]) {
+        const SHOWN: usize = 120;
+        let sample = String::from_utf8_lossy(&frame[..frame.len().min(SHOWN)]);
+        let message = if frame.is_empty() {
+            format!("worker {slot}: {message}")
+        } else {
+            format!("worker {slot}: {message} (frame starts {sample:?})")
+        };
+        (self.on_event)(PoolEvent::ProtocolError {
+            worker: slot,
+            message,
+        });
+    }
+
+    fn thread_done(&self) {
+        let mut st = self.state.lock();
+        st.threads -= 1;
+        self.idle_cv.notify_all();
+    }
+}

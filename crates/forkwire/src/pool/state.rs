@@ -1,0 +1,300 @@
+//! The pool's state, guarded by one mutex: worker slots, the FIFO queue,
+//! the correlation table and the timer heap. Everything here runs with the
+//! lock held and does no I/O beyond queueing frames to writer threads;
+//! callbacks are collected in [`Effects`] and run after the lock is
+//! released.
+
+use super::error::{ErrorCode, RequestError};
+use super::events::{Completion, Outcome, PoolEvent};
+use super::stats::{PoolStats, WorkerStats};
+use super::worker::Live;
+use super::Target;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What a timer does when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Timer {
+    /// A request's deadline.
+    Deadline(u64),
+    /// Start a worker in this slot (restart backoff).
+    Respawn(usize),
+    /// Kill this slot's process of this generation if it is still there.
+    Kill(usize, u64),
+}
+
+/// Where the pool is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Open,
+    /// `close({drain: true})`: no new requests; the queue still runs.
+    Draining,
+    Closed,
+}
+
+/// A request that has not settled.
+pub(crate) struct Entry {
+    pub frame: Arc<[u8]>,
+    pub target: Target,
+    pub deadline: Option<Instant>,
+    pub done: Option<Completion>,
+    /// The slot it was sent to, while in flight.
+    pub worker: Option<usize>,
+}
+
+/// One worker slot: stable id, roles, the process running in it, if any.
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub roles: BTreeSet<String>,
+    pub live: Option<Live>,
+    /// Generation of the newest process started in this slot.
+    pub gen: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub restarts: u64,
+    /// Start times of recent restarts, for the restart window.
+    pub recent_restarts: VecDeque<Instant>,
+    /// Set once the restart policy gave up on this slot.
+    pub given_up: bool,
+}
+
+/// Side effects to run once the lock is released.
+#[derive(Default)]
+pub(crate) struct Effects {
+    pub settled: Vec<(Completion, Outcome)>,
+    pub events: Vec<PoolEvent>,
+}
+
+/// Counters that only grow.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub completed: u64,
+    pub failed: u64,
+    pub timed_out: u64,
+    pub aborted: u64,
+    pub late_replies: u64,
+    pub restarts: u64,
+}
+
+pub(crate) struct State {
+    pub phase: Phase,
+    pub slots: Vec<Slot>,
+    pub queue: VecDeque<u64>,
+    pub requests: HashMap<u64, Entry>,
+    pub keys: HashMap<String, usize>,
+    pub timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    pub counters: Counters,
+    /// Threads (worker I/O and the timer) still running.
+    pub threads: usize,
+    pub concurrency: usize,
+    /// Round-robin start for picking among equally busy workers.
+    cursor: usize,
+}
+
+impl State {
+    pub fn new(size: usize, concurrency: usize) -> State {
+        State {
+            phase: Phase::Open,
+            slots: (0..size).map(|_| Slot::default()).collect(),
+            queue: VecDeque::new(),
+            requests: HashMap::new(),
+            keys: HashMap::new(),
+            timers: BinaryHeap::new(),
+            counters: Counters::default(),
+            threads: 0,
+            concurrency: concurrency.max(1),
+            cursor: 0,
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.requests.len() - self.queue.len()
+    }
+
+    /// A live, connected slot that can take one more request now.
+    fn free(&self, slot: usize) -> Option<usize> {
+        let live = self.slots.get(slot)?.live.as_ref()?;
+        (live.connected && live.in_flight.len() < self.concurrency).then_some(live.in_flight.len())
+    }
+
+    /// The least busy free slot among those `allowed`, rotating among ties.
+    fn least_busy(&mut self, allowed: impl Fn(usize, &Slot) -> bool) -> Option<usize> {
+        let n = self.slots.len();
+        let mut best: Option<(usize, usize)> = None;
+        for k in 0..n {
+            let i = (self.cursor + k) % n;
+            if !allowed(i, &self.slots[i]) {
+                continue;
+            }
+            if let Some(load) = self.free(i) {
+                if best.is_none_or(|(_, b)| load < b) {
+                    best = Some((i, load));
+                    if load == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        let (i, _) = best?;
+        self.cursor = (i + 1) % n;
+        Some(i)
+    }
+
+    /// Which slot should run a request with this target now, if any.
+    fn pick(&mut self, target: &Target) -> Option<usize> {
+        match target {
+            Target::Any => self.least_busy(|_, _| true),
+            Target::Worker(w) => self.free(*w).map(|_| *w),
+            Target::Role(role) => self.least_busy(|_, s| s.roles.contains(role)),
+            Target::Key(key) => match self.keys.get(key) {
+                Some(&w) => self.free(w).map(|_| w),
+                None => {
+                    let w = self.least_busy(|_, _| true)?;
+                    self.keys.insert(key.clone(), w);
+                    Some(w)
+                }
+            },
+        }
+    }
+
+    /// Sends queued requests to free workers, oldest first. A request whose
+    /// target is busy does not hold up those behind it.
+    pub fn pump(&mut self) {
+        let mut i = 0;
+        while i < self.queue.len() {
+            if !self
+                .slots
+                .iter()
+                .enumerate()
+                .any(|(s, _)| self.free(s).is_some())
+            {
+                return;
+            }
+            let id = self.queue[i];
+            let Some(target) = self.requests.get(&id).map(|e| e.target.clone()) else {
+                self.queue.remove(i);
+                continue;
+            };
+            match self.pick(&target) {
+                Some(w) => {
+                    self.queue.remove(i);
+                    self.dispatch(id, w);
+                }
+                None => i += 1,
+            }
+        }
+    }
+
+    fn dispatch(&mut self, id: u64, w: usize) {
+        let Some(entry) = self.requests.get_mut(&id) else {
+            return;
+        };
+        let Some(live) = self.slots[w].live.as_mut() else {
+            return;
+        };
+        entry.worker = Some(w);
+        live.in_flight.insert(id);
+        live.write(Arc::clone(&entry.frame));
+    }
+
+    /// Settles request `id` (if it is still open) with `outcome`.
+    pub fn settle(&mut self, id: u64, outcome: Outcome, fx: &mut Effects) -> bool {
+        let Some(mut entry) = self.requests.remove(&id) else {
+            return false;
+        };
+        match entry.worker {
+            Some(w) => {
+                if let Some(live) = self.slots[w].live.as_mut() {
+                    live.in_flight.remove(&id);
+                }
+                match &outcome {
+                    Outcome::Result(_) => self.slots[w].completed += 1,
+                    _ => self.slots[w].failed += 1,
+                }
+            }
+            None => {
+                if let Some(pos) = self.queue.iter().position(|q| *q == id) {
+                    self.queue.remove(pos);
+                }
+            }
+        }
+        match &outcome {
+            Outcome::Result(_) => self.counters.completed += 1,
+            Outcome::RemoteError(_) => self.counters.failed += 1,
+            Outcome::Failed(e) => {
+                self.counters.failed += 1;
+                match e.code {
+                    ErrorCode::Timeout => self.counters.timed_out += 1,
+                    ErrorCode::Aborted => self.counters.aborted += 1,
+                    _ => {}
+                }
+            }
+        }
+        if let Some(done) = entry.done.take() {
+            fx.settled.push((done, outcome));
+        }
+        true
+    }
+
+    /// Fails every request in flight on `w`.
+    pub fn fail_in_flight(&mut self, w: usize, err: &RequestError, fx: &mut Effects) {
+        let ids: Vec<u64> = match self.slots[w].live.as_ref() {
+            Some(live) => live.in_flight.iter().copied().collect(),
+            None => return,
+        };
+        for id in ids {
+            self.settle(id, Outcome::Failed(err.clone().on_worker(w)), fx);
+        }
+    }
+
+    /// Fails everything not settled yet.
+    pub fn fail_all(&mut self, err: &RequestError, fx: &mut Effects) {
+        let ids: Vec<u64> = self.requests.keys().copied().collect();
+        for id in ids {
+            self.settle(id, Outcome::Failed(err.clone()), fx);
+        }
+    }
+
+    /// Forgets sticky keys bound to `w`.
+    pub fn unbind_keys(&mut self, w: usize) {
+        self.keys.retain(|_, bound| *bound != w);
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let mut stats = PoolStats {
+            size: self.slots.len(),
+            queued: self.queue.len(),
+            in_flight: self.in_flight(),
+            completed: self.counters.completed,
+            failed: self.counters.failed,
+            timed_out: self.counters.timed_out,
+            aborted: self.counters.aborted,
+            late_replies: self.counters.late_replies,
+            restarts: self.counters.restarts,
+            ..PoolStats::default()
+        };
+        for (id, slot) in self.slots.iter().enumerate() {
+            let in_flight = slot.live.as_ref().map_or(0, |l| l.in_flight.len());
+            if slot.live.is_some() {
+                if in_flight == 0 {
+                    stats.idle += 1;
+                } else {
+                    stats.busy += 1;
+                }
+            }
+            stats.workers.push(WorkerStats {
+                id,
+                pid: slot.live.as_ref().map(|l| l.pid),
+                connected: slot.live.as_ref().is_some_and(|l| l.connected),
+                roles: slot.roles.iter().cloned().collect(),
+                in_flight,
+                completed: slot.completed,
+                failed: slot.failed,
+                restarts: slot.restarts,
+            });
+        }
+        stats
+    }
+}

@@ -1,0 +1,67 @@
+//! The pool's one timer thread: request deadlines, restart backoff and
+//! kill-after-grace, all on one heap, sleeping until the earliest.
+
+use super::error::ErrorCode;
+use super::state::{Effects, Phase, Timer};
+use super::Shared;
+use std::cmp::Reverse;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Longest sleep with nothing scheduled; the thread re-checks the phase.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+pub(crate) fn run(shared: &Arc<Shared>) {
+    let mut st = shared.state.lock();
+    loop {
+        if st.phase == Phase::Closed && st.slots.iter().all(|s| s.live.is_none()) {
+            break;
+        }
+        let now = Instant::now();
+        let mut due = Vec::new();
+        while let Some(Reverse((at, timer))) = st.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            st.timers.pop();
+            due.push(timer);
+        }
+        if due.is_empty() {
+            let until = st
+                .timers
+                .peek()
+                .map_or(now + IDLE_WAIT, |t| t.0 .0.min(now + IDLE_WAIT));
+            shared.timer_cv.wait_until(&mut st, until);
+            continue;
+        }
+        let mut fx = Effects::default();
+        for timer in due {
+            match timer {
+                Timer::Deadline(id) => {
+                    // Only if this deadline is still the request's own.
+                    let current = st.requests.get(&id).and_then(|e| e.deadline);
+                    if current.is_some_and(|d| d <= now) {
+                        shared.cancel_locked(
+                            &mut st,
+                            id,
+                            ErrorCode::Timeout,
+                            "the request timed out",
+                            &mut fx,
+                        );
+                    }
+                }
+                Timer::Respawn(slot) => shared.respawn(&mut st, slot, &mut fx),
+                Timer::Kill(slot, gen) => {
+                    if let Some(live) = st.slots[slot].live.as_ref().filter(|l| l.gen == gen) {
+                        let _ = live.reaper.kill(libc::SIGKILL);
+                    }
+                }
+            }
+        }
+        drop(st);
+        shared.fire(fx);
+        st = shared.state.lock();
+    }
+    st.threads -= 1;
+    shared.idle_cv.notify_all();
+}

@@ -1,0 +1,145 @@
+//! One worker process and the three threads that serve it: a writer that
+//! coalesces queued frames into few writes, a reader that cuts and probes
+//! replies, and a reaper that waits for the exit status.
+
+use super::envelope;
+use super::Shared;
+use crate::channel::{ChannelError, Sender};
+use crate::process::{Command, Reaper, SpawnError};
+use crossbeam_channel as cb;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Bytes written per syscall at most when coalescing.
+const WRITE_BATCH: usize = 1 << 20;
+
+/// What the writer thread is asked to do.
+pub(crate) enum Outgoing {
+    Frame(Arc<[u8]>),
+    /// Flush what came before, then close the channel.
+    Disconnect,
+}
+
+/// A running worker process, as the pool state holds it.
+pub(crate) struct Live {
+    pub pid: u32,
+    pub gen: u64,
+    pub writer: cb::Sender<Outgoing>,
+    pub reaper: Reaper,
+    pub in_flight: HashSet<u64>,
+    pub connected: bool,
+}
+
+impl Live {
+    pub fn write(&self, frame: Arc<[u8]>) -> bool {
+        self.connected && self.writer.send(Outgoing::Frame(frame)).is_ok()
+    }
+}
+
+/// Starts a worker for slot `slot` and its threads. Called with the state
+/// lock held; the threads take it only after this returns.
+pub(crate) fn start(
+    shared: &Arc<Shared>,
+    command: &Command,
+    slot: usize,
+    gen: u64,
+) -> Result<(Live, usize), SpawnError> {
+    let child = command.spawn()?;
+    let pid = child.id();
+    let (channel, reaper) = child.into_parts();
+    let mode = channel.mode();
+    let (sender, mut receiver) = channel.split();
+    let (tx, rx) = cb::unbounded();
+
+    let name = |what: &str| format!("forkwire-{what}-{slot}");
+    let spawned = [
+        spawn_thread(name("writer"), shared, move |_| write_loop(rx, sender)),
+        spawn_thread(name("reader"), shared, move |shared| {
+            loop {
+                match receiver.recv_frame() {
+                    Ok(Some(frame)) => match envelope::parse(mode, frame) {
+                        Ok(incoming) => shared.on_incoming(slot, gen, incoming),
+                        Err(message) => shared.on_protocol_error(slot, gen, message, frame),
+                    },
+                    Ok(None) => break,
+                    Err(e) if e.is_recoverable() => {
+                        shared.on_protocol_error(slot, gen, e.to_string(), &[])
+                    }
+                    Err(ChannelError::Frame(e)) => {
+                        shared.on_protocol_error(slot, gen, e.to_string(), &[]);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            shared.on_disconnect(slot, gen);
+        }),
+        {
+            let reaper = reaper.clone();
+            spawn_thread(name("reaper"), shared, move |shared| {
+                if let Ok(status) = reaper.wait() {
+                    shared.on_exit(slot, gen, status);
+                }
+            })
+        },
+    ];
+    let threads = spawned.iter().filter(|ok| **ok).count();
+    Ok((
+        Live {
+            pid,
+            gen,
+            writer: tx,
+            reaper,
+            in_flight: HashSet::new(),
+            connected: true,
+        },
+        threads,
+    ))
+}
+
+/// Spawns a named thread that holds a count in the pool for as long as it
+/// runs, so `close()` can wait for every thread to end.
+fn spawn_thread<F>(name: String, shared: &Arc<Shared>, body: F) -> bool
+where
+    F: FnOnce(&Arc<Shared>) + Send + 'static,
+{
+    let shared = Arc::clone(shared);
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            body(&shared);
+            shared.thread_done();
+        })
+        .is_ok()
+}
+
+fn write_loop(rx: cb::Receiver<Outgoing>, sender: Sender) {
+    let mut buf: Vec<u8> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut disconnect = false;
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Outgoing::Frame(f) => buf.extend_from_slice(&f),
+                Outgoing::Disconnect => {
+                    disconnect = true;
+                    break;
+                }
+            }
+            if buf.len() < WRITE_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !buf.is_empty() && sender.send_frames(&buf).is_err() {
+            break;
+        }
+        buf.clear();
+        if buf.capacity() > 4 * WRITE_BATCH {
+            buf = Vec::new();
+        }
+        if disconnect {
+            sender.disconnect();
+            break;
+        }
+    }
+}

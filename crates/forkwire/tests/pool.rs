@@ -1,0 +1,221 @@
+//! The pool engine used natively from Rust, over real worker processes.
+
+use forkwire::pool::{
+    Body, CloseOptions, ErrorCode, Outcome, Pool, PoolEvent, PoolOptions, Request, Target,
+};
+use forkwire::process::Command;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn seed_worker() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/seed_worker")
+}
+
+fn options(size: usize) -> PoolOptions {
+    let mut o = PoolOptions::new(Command::new(seed_worker()));
+    o.size = size;
+    o
+}
+
+fn alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(pid as i32, 0) == 0 }
+}
+
+#[test]
+fn call_returns_results_and_remote_errors() {
+    let pool = Pool::new(options(2)).unwrap();
+    let r: f64 = pool.call(&json!({ "n": 21 })).unwrap();
+    assert_eq!(r, 42.0);
+    let echo: Value = pool.call(&json!("text")).unwrap();
+    assert_eq!(echo, "text");
+    let err = pool
+        .call::<_, Value>(&json!({ "fail": "nope" }))
+        .unwrap_err();
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (ErrorCode::Remote, "nope")
+    );
+    pool.close(CloseOptions::default());
+}
+
+#[test]
+fn pipelined_requests_all_settle_once_with_the_right_result() {
+    let pool = Pool::new(options(2)).unwrap();
+    let n = 20_000u64;
+    let settled = Arc::new(AtomicUsize::new(0));
+    let wrong = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = crossbeam_channel::unbounded();
+    for i in 0..n {
+        let (settled, wrong, tx) = (settled.clone(), wrong.clone(), tx.clone());
+        let id = pool.next_id();
+        pool.submit(Request {
+            id,
+            body: Body::Json {
+                data: Some(format!("{{\"n\":{i}}}")),
+                kind: None,
+            },
+            timeout: None,
+            target: Target::Any,
+            done: Box::new(move |outcome| {
+                match outcome {
+                    Outcome::Result(forkwire::pool::Payload::Json(Some(t)))
+                        if t == (i * 2).to_string() => {}
+                    _ => {
+                        wrong.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                if settled.fetch_add(1, Ordering::SeqCst) + 1 == n as usize {
+                    let _ = tx.send(());
+                }
+            }),
+        });
+    }
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("all settled");
+    assert_eq!(settled.load(Ordering::SeqCst), n as usize);
+    assert_eq!(wrong.load(Ordering::SeqCst), 0);
+    let stats = pool.stats();
+    assert_eq!(stats.completed, n);
+    assert_eq!(stats.in_flight + stats.queued, 0);
+    assert!(
+        stats.workers.iter().all(|w| w.completed > 0),
+        "both workers served: {stats:?}"
+    );
+    pool.close(CloseOptions::default());
+}
+
+#[test]
+fn timeouts_and_late_replies() {
+    let pool = Pool::new(options(1)).unwrap();
+    let err = pool
+        .call_with::<_, Value>(
+            &json!({ "sleep": 300 }),
+            None,
+            Target::Any,
+            Some(Duration::from_millis(50)),
+        )
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Timeout);
+    // The worker still answers later; that reply must be dropped.
+    std::thread::sleep(Duration::from_millis(400));
+    let r: f64 = pool.call(&json!({ "n": 1 })).unwrap();
+    assert_eq!(r, 2.0);
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.timed_out, stats.late_replies, stats.completed),
+        (1, 1, 1)
+    );
+    pool.close(CloseOptions::default());
+}
+
+#[test]
+fn a_crashed_worker_fails_its_request_and_is_replaced() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let pool = Pool::with_events(
+        options(1),
+        Arc::new(move |e| {
+            if let PoolEvent::Exit { status, .. } = e {
+                sink.lock().unwrap().push(status);
+            }
+        }),
+    )
+    .unwrap();
+    let first_pid = pool.stats().workers[0].pid.unwrap();
+    let err = pool.call::<_, Value>(&json!({ "exit": 3 })).unwrap_err();
+    assert_eq!(err.code, ErrorCode::WorkerExited);
+    assert_eq!(err.exit.and_then(|s| s.code), Some(3));
+    // The replacement serves the next request.
+    let r: f64 = pool.call(&json!({ "n": 5 })).unwrap();
+    assert_eq!(r, 10.0);
+    let stats = pool.stats();
+    assert_eq!(stats.restarts, 1);
+    assert_ne!(stats.workers[0].pid, Some(first_pid));
+    assert_eq!(events.lock().unwrap()[0].code, Some(3));
+    pool.close(CloseOptions::default());
+}
+
+#[test]
+fn close_rejects_pending_and_leaves_no_process() {
+    let pool = Arc::new(Pool::new(options(2)).unwrap());
+    let pids: Vec<u32> = pool.stats().workers.iter().filter_map(|w| w.pid).collect();
+    let p = pool.clone();
+    let pending = std::thread::spawn(move || p.call::<_, Value>(&json!({ "sleep": 5000 })));
+    std::thread::sleep(Duration::from_millis(100));
+    pool.close(CloseOptions::default());
+    assert_eq!(pending.join().unwrap().unwrap_err().code, ErrorCode::Closed);
+    assert!(pids.iter().all(|pid| !alive(*pid)), "workers reaped");
+    assert_eq!(
+        pool.call::<_, Value>(&1).unwrap_err().code,
+        ErrorCode::Closed
+    );
+}
+
+#[test]
+fn drain_finishes_queued_work() {
+    let pool = Arc::new(Pool::new(options(1)).unwrap());
+    let handles: Vec<_> = (0..5)
+        .map(|i| {
+            let p = pool.clone();
+            std::thread::spawn(move || p.call::<_, f64>(&json!({ "n": i, "sleep": 20 })))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(30));
+    pool.close(CloseOptions {
+        drain: true,
+        timeout: Duration::from_secs(5),
+    });
+    let results: Vec<f64> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap())
+        .collect();
+    let mut sorted = results.clone();
+    sorted.sort_by(f64::total_cmp);
+    assert_eq!(sorted, vec![0.0, 2.0, 4.0, 6.0, 8.0]);
+}
+
+#[test]
+fn roles_keys_and_worker_targets() {
+    let pool = Pool::new(options(3)).unwrap();
+    pool.assign_role(2, "logger");
+    let pid_of = |w: usize| pool.stats().workers[w].pid.unwrap();
+    let who = |target: Target| -> u64 {
+        let v: Value = pool
+            .call_with(&json!({ "who": 1 }), Some("ping"), target, None)
+            .unwrap();
+        assert_eq!(v, json!({ "who": 1 }));
+        pool.stats().workers.iter().map(|w| w.completed).sum()
+    };
+    who(Target::Role("logger".into()));
+    assert_eq!(pool.stats().workers[2].completed, 1);
+    who(Target::Worker(1));
+    assert_eq!(pool.stats().workers[1].completed, 1);
+    for _ in 0..4 {
+        who(Target::Key("user-7".into()));
+    }
+    let per: Vec<u64> = pool.stats().workers.iter().map(|w| w.completed).collect();
+    assert!(
+        per.iter().any(|c| *c >= 4),
+        "sticky key used one worker: {per:?}"
+    );
+    assert!(pid_of(0) > 0);
+    assert_eq!(
+        pool.broadcast(&json!({ "type": "config" }), None).unwrap(),
+        3
+    );
+    assert_eq!(
+        pool.broadcast(&json!({ "type": "config" }), Some("logger"))
+            .unwrap(),
+        1
+    );
+    pool.close(CloseOptions::default());
+}
