@@ -9,5 +9,77 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** The native side of a `WorkerPool`. */
+export declare class NativePool {
+  /**
+   * Starts the workers. `wake` is called (with no arguments) whenever a
+   * batch is ready for `drain()`.
+   */
+  constructor(options: NativePoolOptions, wake: Wake)
+  /** Submits a json-mode request: `data` is `JSON.stringify(data)`. */
+  request(id: number, data: string | undefined | null, kind: string | undefined | null, timeoutMs: number, worker: number, role?: string | undefined | null, key?: string | undefined | null): void
+  /**
+   * Submits many json-mode requests with ids `first_id..`, no type, the
+   * pool's timeout, any worker.
+   */
+  requestMany(firstId: number, data: Array<string>): void
+  /**
+   * Submits an advanced-mode request: a whole frame (length prefix and
+   * V8 payload) whose envelope carries `id`.
+   */
+  requestFrame(id: number, frame: Buffer, timeoutMs: number, worker: number, role?: string | undefined | null, key?: string | undefined | null): void
+  /** Aborts request `id`; true if it was still open. */
+  abort(id: number): boolean
+  /** Sends a complete frame to one worker. */
+  send(worker: number, frame: Buffer): boolean
+  /** Sends a complete frame to every worker, or those with `role`. */
+  broadcast(frame: Buffer, role?: string | undefined | null): number
+  assignRole(worker: number, role: string): boolean
+  removeRole(worker: number, role: string): boolean
+  /** The pool's stats as JSON text. */
+  stats(): string
+  /** Takes the pending batch. */
+  drain(): NativeBatch
+  /**
+   * Closes the pool on a background thread; a `Closed` item arrives
+   * when every worker and thread has ended.
+   */
+  close(drain: boolean, timeoutMs: number): void
+}
+
+/** One batch of settled requests and events; see `src/inbox.rs`. */
+export interface NativeBatch {
+  /** `[kind, id, payload, ...]` as JSON text. */
+  json: string
+  /** Advanced-mode payloads referenced from `json` by index. */
+  frames: Array<Buffer>
+}
+
+/** Options for the native pool. Times are milliseconds. */
+export interface NativePoolOptions {
+  /** Program to run (a Rust worker, or `process.execPath` for scripts). */
+  program: string
+  /** Its arguments (for scripts: execArgv, the script, its args). */
+  args: Array<string>
+  /** The complete environment of the workers. */
+  env: Record<string, string>
+  /** Working directory. */
+  cwd?: string
+  /** `'inherit'` or `'ignore'`. */
+  stdio: string
+  /** `'json'` or `'advanced'`. */
+  serialization: string
+  size: number
+  concurrency: number
+  /** Default request timeout; 0 for none. */
+  timeout: number
+  /** Maximum queued requests; a negative value for no limit. */
+  maxQueue: number
+  restart: boolean
+  maxRestarts: number
+  restartWindow: number
+  restartBackoff: number
+}
+
 /** The version of the native addon (the `forkwire` crate's version). */
 export declare function nativeVersion(): string

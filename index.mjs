@@ -4,5 +4,5 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const api = require('./index.js');
 
-export const { nativeVersion } = api;
+export const { WorkerPool, ForkwireError, WorkerError, codes, nativeVersion } = api;
 export default api;

@@ -1,5 +1,10 @@
 //! The napi-rs binding of forkwire: JS-facing types and conversions only.
-//! The engine lives in the `forkwire` crate.
+//! The engine lives in the `forkwire` crate; `index.js` wraps these
+//! classes in the documented API.
+
+mod inbox;
+mod options;
+mod pool;
 
 use napi_derive::napi;
 

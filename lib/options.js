@@ -1,0 +1,77 @@
+'use strict';
+// WorkerPool options: validation and defaults, turned into what the
+// native pool takes.
+const os = require('os');
+const path = require('path');
+
+function invalid(name, expected, value) {
+  const err = new TypeError(`options.${name} must be ${expected} (got ${typeof value === 'string' ? JSON.stringify(value) : String(value)})`);
+  err.code = 'ERR_INVALID_ARG_VALUE';
+  return err;
+}
+
+function positiveInt(options, name, fallback) {
+  const v = options[name];
+  if (v === undefined) return fallback;
+  if (!Number.isInteger(v) || v < 1) throw invalid(name, 'a positive integer', v);
+  return v;
+}
+
+function nonNegative(value, name, fallback) {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value >= 0)) throw invalid(name, 'a number >= 0', value);
+  return value;
+}
+
+function stringEnv(env) {
+  const out = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = String(v);
+  return out;
+}
+
+/** Validated options with every default filled in. */
+function normalize(options) {
+  if (options === null || typeof options !== 'object') throw invalid('', 'an object', options);
+  const { command, script } = options;
+  if ((command === undefined) === (script === undefined)) {
+    throw invalid('command', 'a path to a worker program, or options.script a Node script (exactly one of them)', command);
+  }
+  const args = options.args ?? [];
+  if (!Array.isArray(args)) throw invalid('args', 'an array', args);
+  const execArgv = options.execArgv ?? [];
+  if (!Array.isArray(execArgv)) throw invalid('execArgv', 'an array', execArgv);
+  const serialization = options.serialization ?? 'json';
+  if (serialization !== 'json' && serialization !== 'advanced') throw invalid('serialization', "'json' or 'advanced'", serialization);
+  const stdio = options.stdio ?? 'inherit';
+  if (stdio !== 'inherit' && stdio !== 'ignore') throw invalid('stdio', "'inherit' or 'ignore'", stdio);
+  const maxQueue = options.maxQueue ?? Infinity;
+  if (!(maxQueue === Infinity || (Number.isInteger(maxQueue) && maxQueue >= 0))) throw invalid('maxQueue', 'an integer >= 0 or Infinity', maxQueue);
+  const restart = options.restart ?? {};
+  if (restart !== false && (restart === null || typeof restart !== 'object')) throw invalid('restart', 'an object or false', restart);
+  const cwd = options.cwd === undefined ? undefined : String(options.cwd);
+  const program = script !== undefined ? (options.execPath ?? process.execPath) : String(command);
+  const programArgs = script !== undefined
+    ? [...execArgv, path.resolve(cwd ?? process.cwd(), String(script)), ...args.map(String)]
+    : args.map(String);
+  return {
+    native: {
+      program,
+      args: programArgs,
+      env: stringEnv(options.env ?? process.env),
+      cwd,
+      stdio,
+      serialization,
+      size: positiveInt(options, 'size', typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length),
+      concurrency: positiveInt(options, 'concurrency', 1),
+      timeout: nonNegative(options.timeout, 'timeout', 0),
+      maxQueue: maxQueue === Infinity ? -1 : maxQueue,
+      restart: restart !== false,
+      maxRestarts: restart === false ? 0 : nonNegative(restart.maxRestarts, 'restart.maxRestarts', 5),
+      restartWindow: restart === false ? 0 : nonNegative(restart.windowMs, 'restart.windowMs', 10000),
+      restartBackoff: restart === false ? 0 : nonNegative(restart.backoffMs, 'restart.backoffMs', 100),
+    },
+    serialization,
+  };
+}
+
+module.exports = { normalize, nonNegative };

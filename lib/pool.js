@@ -1,0 +1,301 @@
+'use strict';
+// WorkerPool: the public class over the native engine. It keeps the one
+// thing that must live on the JS thread, the promise of each request, and
+// turns batches from the engine into settled promises and events.
+const { EventEmitter } = require('events');
+const { NativePool } = require('../binding.js');
+const { codes, ForkwireError, WorkerError, fromNative } = require('./errors');
+const { advancedFrame, advancedDecode, jsonText, frameEncoder } = require('./serialization');
+const { normalize, nonNegative } = require('./options');
+
+// Batch item kinds (src/inbox.rs).
+const RESULT = 0;
+const REMOTE_ERROR = 1;
+const FAILED = 2;
+const MESSAGE = 3;
+const PROGRESS = 4;
+const EXIT = 5;
+const PROTOCOL_ERROR = 6;
+const ERROR = 7;
+const SPAWN = 8;
+const CLOSED = 9;
+const FLAG_UNDEFINED = 16;
+const FLAG_FRAME = 32;
+
+const NO_WORKER = -1;
+const DEFAULT_TIMEOUT = -1;
+
+class WorkerPool extends EventEmitter {
+  #native = null;
+  #startError = null;
+  #mode;
+  #encode;
+  #size;
+  #pending = new Map();
+  #nextId = 1;
+  #state = 'open';
+  #closing = null;
+  #keepAlive;
+  #refed = true;
+
+  /** @param {import('..').WorkerPoolOptions} options */
+  constructor(options) {
+    super();
+    const { native, serialization } = normalize(options);
+    this.#mode = serialization;
+    this.#encode = frameEncoder(serialization);
+    this.#size = native.size;
+    this.#keepAlive = setInterval(() => {}, 0x7fffffff);
+    try {
+      this.#native = new NativePool(native, () => this.#drain());
+    } catch (err) {
+      const [, code, message] = /^(ERR_FORKWIRE_\w+): (.*)$/s.exec(err.message) ?? [];
+      this.#startError = new ForkwireError(message ?? err.message, code ?? codes.SPAWN, { cause: err });
+      this.#state = 'closed';
+      clearInterval(this.#keepAlive);
+    }
+  }
+
+  /** Number of worker slots. */
+  get size() {
+    return this.#size;
+  }
+
+  /** Resolves once every worker has started; rejects with ERR_FORKWIRE_SPAWN if one could not. */
+  ready() {
+    return this.#startError ? Promise.reject(this.#startError) : Promise.resolve();
+  }
+
+  /** Sends `data` to a worker as `{id, type?, data}` and resolves with its `result`. */
+  request(data, options = {}) {
+    if (this.#state !== 'open') return Promise.reject(this.#closedError());
+    const { timeout, signal, type, workerId, role, key, onProgress } = options;
+    if (signal?.aborted) {
+      return Promise.reject(new ForkwireError('the request was aborted', codes.ABORTED, { cause: signal.reason }));
+    }
+    const id = this.#nextId++;
+    const timeoutMs = timeout === undefined ? DEFAULT_TIMEOUT : nonNegative(timeout, 'timeout');
+    const worker = this.#workerIndex(workerId);
+    const kind = type === undefined ? undefined : String(type);
+    const roleName = role === undefined ? undefined : String(role);
+    const keyName = key === undefined ? undefined : String(key);
+    try {
+      if (this.#mode === 'json') {
+        this.#native.request(id, jsonText(data), kind, timeoutMs, worker, roleName, keyName);
+      } else {
+        const envelope = kind === undefined ? { id, data } : { id, type: kind, data };
+        this.#native.requestFrame(id, advancedFrame(envelope), timeoutMs, worker, roleName, keyName);
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      const entry = { resolve, reject, signal, onAbort: undefined, onProgress };
+      if (signal) {
+        entry.onAbort = () => this.#native.abort(id);
+        signal.addEventListener('abort', entry.onAbort, { once: true });
+      }
+      this.#track(id, entry);
+    });
+  }
+
+  /**
+   * Sends many requests at once (any worker, the pool's timeout) and
+   * resolves with their results in order; rejects with the first failure.
+   */
+  requestMany(items) {
+    if (this.#state !== 'open') return Promise.reject(this.#closedError());
+    if (!Array.isArray(items)) return Promise.reject(new TypeError('items must be an array'));
+    if (items.length === 0) return Promise.resolve([]);
+    if (this.#mode !== 'json') return Promise.all(items.map((item) => this.request(item)));
+    let texts;
+    try {
+      texts = items.map((item) => jsonText(item) ?? 'null');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const first = this.#nextId;
+    this.#nextId += items.length;
+    return new Promise((resolve, reject) => {
+      const group = { results: new Array(items.length), left: items.length, failed: false, resolve, reject };
+      for (let i = 0; i < items.length; i++) this.#track(first + i, { group, index: i });
+      this.#native.requestMany(first, texts);
+    });
+  }
+
+  /** Sends a one-way message to one worker; false if it is not running. */
+  send(workerId, message) {
+    if (this.#state === 'closed') return false;
+    return this.#native.send(this.#workerIndex(workerId, true), this.#encode(message));
+  }
+
+  /** Sends a message to every worker (or those holding `options.role`); returns how many. */
+  broadcast(message, options = {}) {
+    if (this.#state === 'closed') return 0;
+    return this.#native.broadcast(this.#encode(message), options.role === undefined ? undefined : String(options.role));
+  }
+
+  /** Gives a worker slot a role (kept across restarts). */
+  assignRole(workerId, role) {
+    return this.#native ? this.#native.assignRole(this.#workerIndex(workerId, true), String(role)) : false;
+  }
+
+  /** Takes a role from a worker slot. */
+  removeRole(workerId, role) {
+    return this.#native ? this.#native.removeRole(this.#workerIndex(workerId, true), String(role)) : false;
+  }
+
+  /** Counters and per-worker state. */
+  stats() {
+    if (!this.#native) return { size: this.#size, idle: 0, busy: 0, queued: 0, inFlight: 0, completed: 0, failed: 0, timedOut: 0, aborted: 0, lateReplies: 0, restarts: 0, workers: [] };
+    return JSON.parse(this.#native.stats());
+  }
+
+  /**
+   * Closes the pool. Without `drain`, pending requests reject with
+   * ERR_FORKWIRE_CLOSED; with it, queued and in-flight work finishes first.
+   * Resolves when every worker process has exited.
+   */
+  close(options = {}) {
+    if (this.#closing) return this.#closing;
+    if (!this.#native) return (this.#closing = Promise.resolve());
+    const drain = Boolean(options.drain);
+    const timeout = nonNegative(options.timeout, 'timeout', 5000);
+    this.#state = drain ? 'draining' : 'closing';
+    this.#closing = new Promise((resolve) => {
+      this.once('_closed', resolve);
+    });
+    this.#updateKeepAlive();
+    this.#native.close(drain, timeout);
+    return this.#closing;
+  }
+
+  /** Lets the Node process exit while the pool is idle (pending requests still hold it). */
+  unref() {
+    this.#refed = false;
+    this.#updateKeepAlive();
+    return this;
+  }
+
+  /** Undoes `unref()`. */
+  ref() {
+    this.#refed = true;
+    this.#updateKeepAlive();
+    return this;
+  }
+
+  #workerIndex(workerId, required = false) {
+    if (workerId === undefined && !required) return NO_WORKER;
+    if (!Number.isInteger(workerId) || workerId < 0 || workerId >= this.#size) {
+      const err = new RangeError(`workerId must be an integer in [0, ${this.#size}) (got ${workerId})`);
+      err.code = 'ERR_OUT_OF_RANGE';
+      throw err;
+    }
+    return workerId;
+  }
+
+  #closedError() {
+    return this.#startError ?? new ForkwireError('the pool is closed', codes.CLOSED);
+  }
+
+  #track(id, entry) {
+    this.#pending.set(id, entry);
+    if (this.#pending.size === 1) this.#updateKeepAlive();
+  }
+
+  #updateKeepAlive() {
+    if (this.#state === 'closed') return;
+    const needed = this.#state !== 'open' || this.#refed || this.#pending.size > 0;
+    if (needed) this.#keepAlive.ref();
+    else this.#keepAlive.unref();
+  }
+
+  #decode(kind, payload, frames, member) {
+    if (kind & FLAG_UNDEFINED) return undefined;
+    if (kind & FLAG_FRAME) {
+      const whole = advancedDecode(frames[payload]);
+      return member === undefined ? whole : whole?.[member];
+    }
+    return payload;
+  }
+
+  #drain() {
+    if (!this.#native) return;
+    const { json, frames } = this.#native.drain();
+    const items = JSON.parse(json);
+    for (let i = 0; i < items.length; i += 3) {
+      const kind = items[i];
+      const id = items[i + 1];
+      const payload = items[i + 2];
+      switch (kind & 15) {
+        case RESULT:
+          this.#settle(id, true, this.#decode(kind, payload, frames, 'result'));
+          break;
+        case REMOTE_ERROR: {
+          const entry = this.#pending.get(id);
+          this.#settle(id, false, new WorkerError(this.#decode(kind, payload, frames, 'error'), entry?.worker));
+          break;
+        }
+        case FAILED:
+          this.#settle(id, false, fromNative(payload));
+          break;
+        case PROGRESS: {
+          const onProgress = this.#pending.get(id)?.onProgress;
+          if (onProgress) onProgress(this.#decode(kind, payload, frames, 'progress'));
+          break;
+        }
+        case MESSAGE:
+          this.emit('message', this.#decode(kind, payload, frames), id);
+          break;
+        case EXIT:
+          this.emit('exit', id, payload.code, payload.signal);
+          break;
+        case SPAWN:
+          this.emit('spawn', id, payload.pid);
+          break;
+        case PROTOCOL_ERROR:
+          this.emit('protocolError', { workerId: id, message: payload.message });
+          break;
+        case ERROR:
+          this.#emitError(fromNative(payload));
+          break;
+        case CLOSED:
+          this.#state = 'closed';
+          clearInterval(this.#keepAlive);
+          this.emit('_closed');
+          break;
+        default:
+          break;
+      }
+    }
+    if (this.#pending.size === 0) this.#updateKeepAlive();
+  }
+
+  #settle(id, ok, value) {
+    const entry = this.#pending.get(id);
+    if (entry === undefined) return;
+    this.#pending.delete(id);
+    const group = entry.group;
+    if (group !== undefined) {
+      if (group.failed) return;
+      if (!ok) {
+        group.failed = true;
+        group.reject(value);
+        return;
+      }
+      group.results[entry.index] = value;
+      if (--group.left === 0) group.resolve(group.results);
+      return;
+    }
+    if (entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
+    if (ok) entry.resolve(value);
+    else entry.reject(value);
+  }
+
+  #emitError(err) {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else process.emitWarning(err.message, { type: 'ForkwireWarning', code: err.code });
+  }
+}
+
+module.exports = { WorkerPool };

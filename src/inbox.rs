@@ -1,0 +1,155 @@
+//! Where pool threads leave settled requests and events for the JS thread.
+//!
+//! Items pile up under a mutex; the first item after a drain wakes JS with
+//! one threadsafe-function call, and JS takes the whole batch with
+//! `drain()`. The batch crosses as one JSON array text of
+//! `[kind, id, payload, ...]` triples, which JS parses in one
+//! `JSON.parse`; reply payloads are already JSON text and are pasted in
+//! as they came from the worker. Advanced-mode frames travel beside it as
+//! Buffers, referenced by index.
+
+use forkwire::pool::{Outcome, Payload, PoolEvent, RequestError};
+use forkwire::process::signal_name;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use parking_lot::Mutex;
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The JS callback that drains the inbox: weak, so it never keeps the
+/// event loop alive by itself (index.js holds a ref'd handle while the
+/// pool needs one).
+pub type Wake = ThreadsafeFunction<(), napi::Unknown<'static>, (), Status, false, true>;
+
+/// Added to an item's kind when its payload was absent (`undefined`).
+const FLAG_UNDEFINED: u8 = 16;
+/// Added to an item's kind when its payload is an index into `frames`.
+const FLAG_FRAME: u8 = 32;
+
+/// Kinds of batch items, as `lib/pool.js` reads them.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Kind {
+    Result = 0,
+    RemoteError = 1,
+    Failed = 2,
+    Message = 3,
+    Progress = 4,
+    Exit = 5,
+    ProtocolError = 6,
+    Error = 7,
+    Spawn = 8,
+    Closed = 9,
+}
+
+#[derive(Default)]
+struct Batch {
+    json: String,
+    frames: Vec<Vec<u8>>,
+}
+
+pub struct Inbox {
+    batch: Mutex<Batch>,
+    scheduled: AtomicBool,
+    wake: Wake,
+}
+
+impl Inbox {
+    pub fn new(wake: Wake) -> Inbox {
+        Inbox {
+            batch: Mutex::new(Batch::default()),
+            scheduled: AtomicBool::new(false),
+            wake,
+        }
+    }
+
+    fn push(
+        &self,
+        kind: Kind,
+        id: i64,
+        payload: Option<Payload>,
+        extra: Option<serde_json::Value>,
+    ) {
+        {
+            let mut b = self.batch.lock();
+            let Batch { json, frames } = &mut *b;
+            json.push(if json.is_empty() { '[' } else { ',' });
+            let mut flags = 0;
+            let body = match (payload, extra) {
+                (Some(Payload::Json(Some(text))), _) => text,
+                (Some(Payload::Json(None)), _) => {
+                    flags |= FLAG_UNDEFINED;
+                    "null".to_owned()
+                }
+                (Some(Payload::Frame(bytes)), _) => {
+                    flags |= FLAG_FRAME;
+                    frames.push(bytes);
+                    (frames.len() - 1).to_string()
+                }
+                (None, Some(value)) => value.to_string(),
+                (None, None) => "null".to_owned(),
+            };
+            json.push_str(&(kind as u8 | flags).to_string());
+            json.push(',');
+            json.push_str(&id.to_string());
+            json.push(',');
+            json.push_str(&body);
+        }
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+
+    /// Takes everything queued: the JSON text (without the closing bracket
+    /// added) and the frames.
+    pub fn take(&self) -> (String, Vec<Vec<u8>>) {
+        self.scheduled.store(false, Ordering::Release);
+        let mut b = self.batch.lock();
+        let mut json = std::mem::take(&mut b.json);
+        if json.is_empty() {
+            json.push('[');
+        }
+        json.push(']');
+        (json, std::mem::take(&mut b.frames))
+    }
+
+    pub fn settled(&self, id: u64, outcome: Outcome) {
+        match outcome {
+            Outcome::Result(p) => self.push(Kind::Result, id as i64, Some(p), None),
+            Outcome::RemoteError(p) => self.push(Kind::RemoteError, id as i64, Some(p), None),
+            Outcome::Failed(e) => self.push(Kind::Failed, id as i64, None, Some(error_json(&e))),
+        }
+    }
+
+    pub fn event(&self, event: PoolEvent) {
+        match event {
+            PoolEvent::Message { worker, payload } => self.push(Kind::Message, worker as i64, Some(payload), None),
+            PoolEvent::Progress { id, payload } => self.push(Kind::Progress, id as i64, Some(payload), None),
+            PoolEvent::Spawn { worker, pid } => self.push(Kind::Spawn, worker as i64, None, Some(json!({ "pid": pid }))),
+            PoolEvent::Exit { worker, pid, status } => self.push(
+                Kind::Exit,
+                worker as i64,
+                None,
+                Some(json!({ "pid": pid, "code": status.code, "signal": status.signal.map(signal_name) })),
+            ),
+            PoolEvent::ProtocolError { worker, message } => {
+                self.push(Kind::ProtocolError, worker as i64, None, Some(json!({ "message": message })))
+            }
+            PoolEvent::Error(e) => self.push(Kind::Error, -1, None, Some(error_json(&e))),
+        }
+    }
+
+    pub fn closed(&self) {
+        self.push(Kind::Closed, -1, None, None);
+    }
+}
+
+fn error_json(e: &RequestError) -> serde_json::Value {
+    json!({
+        "code": e.code.as_str(),
+        "message": e.message,
+        "worker": e.worker,
+        "exitCode": e.exit.and_then(|s| s.code),
+        "signal": e.exit.and_then(|s| s.signal).map(signal_name),
+    })
+}

@@ -1,0 +1,75 @@
+//! Pool options as JavaScript passes them (already validated and defaulted
+//! by `lib/options.js`), turned into the engine's.
+
+use forkwire::pool::{PoolOptions, RestartPolicy};
+use forkwire::process::{Command, StdioMode};
+use forkwire::Mode;
+use napi_derive::napi;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Options for the native pool. Times are milliseconds.
+#[napi(object)]
+pub struct NativePoolOptions {
+    /// Program to run (a Rust worker, or `process.execPath` for scripts).
+    pub program: String,
+    /// Its arguments (for scripts: execArgv, the script, its args).
+    pub args: Vec<String>,
+    /// The complete environment of the workers.
+    pub env: HashMap<String, String>,
+    /// Working directory.
+    pub cwd: Option<String>,
+    /// `'inherit'` or `'ignore'`.
+    pub stdio: String,
+    /// `'json'` or `'advanced'`.
+    pub serialization: String,
+    pub size: u32,
+    pub concurrency: u32,
+    /// Default request timeout; 0 for none.
+    pub timeout: f64,
+    /// Maximum queued requests; a negative value for no limit.
+    pub max_queue: f64,
+    pub restart: bool,
+    pub max_restarts: u32,
+    pub restart_window: f64,
+    pub restart_backoff: f64,
+}
+
+pub(crate) fn millis(ms: f64) -> Duration {
+    Duration::from_secs_f64(ms.max(0.0) / 1000.0)
+}
+
+impl NativePoolOptions {
+    pub fn into_engine(self) -> napi::Result<PoolOptions> {
+        let mode = Mode::parse(&self.serialization).ok_or_else(|| {
+            napi::Error::from_reason(format!("unknown serialization {:?}", self.serialization))
+        })?;
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args).env_clear().serialization(mode);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        if let Some(cwd) = &self.cwd {
+            cmd.current_dir(cwd);
+        }
+        if self.stdio == "ignore" {
+            cmd.stdio(StdioMode::Null);
+        }
+        let mut options = PoolOptions::new(cmd);
+        options.size = self.size.max(1) as usize;
+        options.concurrency = self.concurrency.max(1) as usize;
+        options.timeout = (self.timeout > 0.0).then(|| millis(self.timeout));
+        options.max_queue = if self.max_queue < 0.0 {
+            usize::MAX
+        } else {
+            self.max_queue as usize
+        };
+        options.restart = RestartPolicy {
+            enabled: self.restart,
+            max_restarts: self.max_restarts as usize,
+            window: millis(self.restart_window),
+            backoff: millis(self.restart_backoff),
+        };
+        Ok(options)
+    }
+}

@@ -1,0 +1,191 @@
+//! `NativePool`: the engine's `Pool` as a JS class. It only translates;
+//! `lib/pool.js` builds the public `WorkerPool` on it.
+
+use crate::inbox::{Inbox, Wake};
+use crate::options::{millis, NativePoolOptions};
+use forkwire::pool::{Body, CloseOptions, ErrorCode, Pool, Request, Target};
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+use std::sync::Arc;
+
+/// One batch of settled requests and events; see `src/inbox.rs`.
+#[napi(object)]
+pub struct NativeBatch {
+    /// `[kind, id, payload, ...]` as JSON text.
+    pub json: String,
+    /// Advanced-mode payloads referenced from `json` by index.
+    pub frames: Vec<Buffer>,
+}
+
+/// The native side of a `WorkerPool`.
+#[napi]
+pub struct NativePool {
+    pool: Arc<Pool>,
+    inbox: Arc<Inbox>,
+}
+
+fn target(worker: i32, role: Option<String>, key: Option<String>) -> Target {
+    match (worker, role, key) {
+        (w, _, _) if w >= 0 => Target::Worker(w as usize),
+        (_, Some(role), _) => Target::Role(role),
+        (_, _, Some(key)) => Target::Key(key),
+        _ => Target::Any,
+    }
+}
+
+/// `timeout < 0` means the pool's default.
+fn timeout(ms: f64) -> Option<std::time::Duration> {
+    (ms >= 0.0).then(|| millis(ms))
+}
+
+#[napi]
+impl NativePool {
+    /// Starts the workers. `wake` is called (with no arguments) whenever a
+    /// batch is ready for `drain()`.
+    #[napi(constructor)]
+    pub fn new(options: NativePoolOptions, wake: Wake) -> napi::Result<NativePool> {
+        let inbox = Arc::new(Inbox::new(wake));
+        let events = Arc::clone(&inbox);
+        let pool = Pool::with_events(options.into_engine()?, Arc::new(move |e| events.event(e)))
+            .map_err(|e| napi::Error::from_reason(format!("{}: {}", e.code.as_str(), e.message)))?;
+        Ok(NativePool {
+            pool: Arc::new(pool),
+            inbox,
+        })
+    }
+
+    fn submit(&self, id: i64, body: Body, timeout_ms: f64, target: Target) {
+        let inbox = Arc::clone(&self.inbox);
+        let id = id as u64;
+        self.pool.submit(Request {
+            id,
+            body,
+            timeout: timeout(timeout_ms),
+            target,
+            done: Box::new(move |outcome| inbox.settled(id, outcome)),
+        });
+    }
+
+    /// Submits a json-mode request: `data` is `JSON.stringify(data)`.
+    #[napi]
+    pub fn request(
+        &self,
+        id: i64,
+        data: Option<String>,
+        kind: Option<String>,
+        timeout_ms: f64,
+        worker: i32,
+        role: Option<String>,
+        key: Option<String>,
+    ) {
+        self.submit(
+            id,
+            Body::Json { data, kind },
+            timeout_ms,
+            target(worker, role, key),
+        );
+    }
+
+    /// Submits many json-mode requests with ids `first_id..`, no type, the
+    /// pool's timeout, any worker.
+    #[napi]
+    pub fn request_many(&self, first_id: i64, data: Vec<String>) {
+        for (i, d) in data.into_iter().enumerate() {
+            self.submit(
+                first_id + i as i64,
+                Body::Json {
+                    data: Some(d),
+                    kind: None,
+                },
+                -1.0,
+                Target::Any,
+            );
+        }
+    }
+
+    /// Submits an advanced-mode request: a whole frame (length prefix and
+    /// V8 payload) whose envelope carries `id`.
+    #[napi]
+    pub fn request_frame(
+        &self,
+        id: i64,
+        frame: Buffer,
+        timeout_ms: f64,
+        worker: i32,
+        role: Option<String>,
+        key: Option<String>,
+    ) {
+        self.submit(
+            id,
+            Body::Frame(frame.to_vec()),
+            timeout_ms,
+            target(worker, role, key),
+        );
+    }
+
+    /// Aborts request `id`; true if it was still open.
+    #[napi]
+    pub fn abort(&self, id: i64) -> bool {
+        self.pool.cancel(id as u64, ErrorCode::Aborted)
+    }
+
+    /// Sends a complete frame to one worker.
+    #[napi]
+    pub fn send(&self, worker: u32, frame: Buffer) -> bool {
+        self.pool.send_frame(worker as usize, frame.to_vec())
+    }
+
+    /// Sends a complete frame to every worker, or those with `role`.
+    #[napi]
+    pub fn broadcast(&self, frame: Buffer, role: Option<String>) -> u32 {
+        self.pool.broadcast_frame(frame.to_vec(), role.as_deref()) as u32
+    }
+
+    #[napi]
+    pub fn assign_role(&self, worker: u32, role: String) -> bool {
+        self.pool.assign_role(worker as usize, &role)
+    }
+
+    #[napi]
+    pub fn remove_role(&self, worker: u32, role: String) -> bool {
+        self.pool.remove_role(worker as usize, &role)
+    }
+
+    /// The pool's stats as JSON text.
+    #[napi]
+    pub fn stats(&self) -> String {
+        serde_json::to_string(&self.pool.stats()).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// Takes the pending batch.
+    #[napi]
+    pub fn drain(&self) -> NativeBatch {
+        let (json, frames) = self.inbox.take();
+        NativeBatch {
+            json,
+            frames: frames.into_iter().map(Buffer::from).collect(),
+        }
+    }
+
+    /// Closes the pool on a background thread; a `Closed` item arrives
+    /// when every worker and thread has ended.
+    #[napi]
+    pub fn close(&self, drain: bool, timeout_ms: f64) {
+        let pool = Arc::clone(&self.pool);
+        let inbox = Arc::clone(&self.inbox);
+        let options = CloseOptions {
+            drain,
+            timeout: millis(timeout_ms),
+        };
+        let spawned = std::thread::Builder::new()
+            .name("forkwire-close".into())
+            .spawn(move || {
+                pool.close(options);
+                inbox.closed();
+            });
+        if spawned.is_err() {
+            self.pool.close(options);
+            self.inbox.closed();
+        }
+    }
+}
