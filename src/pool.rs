@@ -67,6 +67,8 @@ impl NativePool {
     }
 
     /// Submits a json-mode request: `data` is `JSON.stringify(data)`.
+    // Flat arguments keep the per-request crossing cheap.
+    #[allow(clippy::too_many_arguments)]
     #[napi]
     pub fn request(
         &self,
