@@ -17,7 +17,7 @@ export declare class NativePool {
    */
   constructor(options: NativePoolOptions, wake: Wake)
   /** Submits a json-mode request: `data` is `JSON.stringify(data)`. */
-  request(id: number, data: string | undefined | null, kind: string | undefined | null, timeoutMs: number, worker: number, role?: string | undefined | null, key?: string | undefined | null): void
+  request(id: number, data: string | undefined | null, kind: string | undefined | null, timeoutMs: number, worker: number, role: string | undefined | null, key: string | undefined | null, retries: number): void
   /**
    * Submits many json-mode requests with ids `first_id..`, no type, the
    * pool's timeout, any worker.
@@ -27,7 +27,7 @@ export declare class NativePool {
    * Submits an advanced-mode request: a whole frame (length prefix and
    * V8 payload) whose envelope carries `id`.
    */
-  requestFrame(id: number, frame: Buffer, timeoutMs: number, worker: number, role?: string | undefined | null, key?: string | undefined | null): void
+  requestFrame(id: number, frame: Buffer, timeoutMs: number, worker: number, role: string | undefined | null, key: string | undefined | null, retries: number): void
   /** Aborts request `id`; true if it was still open. */
   abort(id: number): boolean
   /** Sends a complete frame to one worker. */
@@ -79,6 +79,19 @@ export interface NativePoolOptions {
   maxRestarts: number
   restartWindow: number
   restartBackoff: number
+  /** Resends per request when its worker dies. */
+  retries: number
+  /** Heartbeat interval; 0 for no heartbeats. */
+  heartbeatInterval: number
+  heartbeatTimeout: number
+  /** 0 for no limit. */
+  maxTasksPerWorker: number
+  /** Resident memory limit in MiB; 0 for none. */
+  maxMemoryMb: number
+  /** 0 for no limit. */
+  maxProtocolErrors: number
+  /** JSON text of the protocol version, if any. */
+  protocolVersion?: string
 }
 
 /** The version of the native addon (the `forkwire` crate's version). */

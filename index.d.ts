@@ -1,7 +1,216 @@
 /**
  * forkwire: Node's `fork()` IPC channel spoken by Rust, and a Rust
  * worker-pool engine for Node.js.
+ *
+ * @packageDocumentation
  */
+import { EventEmitter } from 'node:events'
+
+/** Stable error codes carried by {@link ForkwireError} as `code`. */
+export declare const codes: Readonly<{
+  TIMEOUT: 'ERR_FORKWIRE_TIMEOUT'
+  ABORTED: 'ERR_FORKWIRE_ABORTED'
+  QUEUE_FULL: 'ERR_FORKWIRE_QUEUE_FULL'
+  CLOSED: 'ERR_FORKWIRE_CLOSED'
+  WORKER_EXITED: 'ERR_FORKWIRE_WORKER_EXITED'
+  PROTOCOL: 'ERR_FORKWIRE_PROTOCOL'
+  SERIALIZE: 'ERR_FORKWIRE_SERIALIZE'
+  VERSION: 'ERR_FORKWIRE_VERSION'
+  SPAWN: 'ERR_FORKWIRE_SPAWN'
+}>
+
+/** One of the values of {@link codes}. */
+export type ForkwireErrorCode = (typeof codes)[keyof typeof codes]
+
+/** A failure of the pool itself: timeout, abort, worker exit, close, ... */
+export declare class ForkwireError extends Error {
+  readonly name: 'ForkwireError'
+  /** What happened; stable across versions. */
+  readonly code: ForkwireErrorCode
+  /** The worker involved, when one was. */
+  readonly workerId?: number
+  /** For `ERR_FORKWIRE_WORKER_EXITED`: the worker's exit code, or null if a signal ended it. */
+  readonly exitCode?: number | null
+  /** For `ERR_FORKWIRE_WORKER_EXITED`: the signal that ended the worker (`'SIGKILL'`), or null. */
+  readonly signal?: string | null
+}
+
+/**
+ * A worker answered `{id, error}`. A string error becomes the message; an
+ * object error (`{message, name?, stack?, code?}`) gives its fields.
+ */
+export declare class WorkerError extends Error {
+  readonly name: 'WorkerError'
+  /** The worker's own `code`, if its error object had one. */
+  readonly code?: unknown
+  /** The worker error's `name` (e.g. `'TypeError'`). */
+  readonly remoteName?: string
+  /** The worker error's stack, as the worker sent it. */
+  readonly remoteStack?: string
+  /** The whole error object the worker sent. */
+  readonly details?: Record<string, unknown>
+}
+
+/** Restart policy for workers that exit or crash. */
+export interface RestartOptions {
+  /** Most restarts of one worker slot within `windowMs`; past it the pool emits `'error'` and leaves the slot empty. Default 5. */
+  maxRestarts?: number
+  /** The window for `maxRestarts`, in ms. Default 10000. */
+  windowMs?: number
+  /** Delay before a restart, doubled for each recent restart of the slot, in ms. Default 100. */
+  backoffMs?: number
+}
+
+/** Options of {@link WorkerPool}. Exactly one of `command` and `script` is required. */
+export interface WorkerPoolOptions {
+  /** A program that speaks the channel (e.g. a Rust worker built on the forkwire crate). */
+  command?: string
+  /** A Node script, run like `fork(script)` with `process.execPath`. */
+  script?: string
+  /** Arguments for `command` or `script`. Default `[]`. */
+  args?: string[]
+  /** Node options for `script` workers. Default `[]`. */
+  execArgv?: string[]
+  /** The `node` binary for `script` workers. Default `process.execPath`. */
+  execPath?: string
+  /** Number of workers. Default `os.availableParallelism()`. */
+  size?: number
+  /** Requests in flight per worker. Default 1. */
+  concurrency?: number
+  /** The channel's serialization, as `fork()`'s option. Default `'json'`. */
+  serialization?: 'json' | 'advanced'
+  /** Default per-request timeout in ms; 0 means none. Default 0. */
+  timeout?: number
+  /** Requests that may wait for a worker; past it `request()` rejects with `ERR_FORKWIRE_QUEUE_FULL`. Default `Infinity`. */
+  maxQueue?: number
+  /** The workers' environment. Default `process.env`. */
+  env?: NodeJS.ProcessEnv
+  /** The workers' working directory. Default the parent's. */
+  cwd?: string
+  /** The workers' stdin/stdout/stderr: shared with the parent, or `/dev/null`. Default `'inherit'`. */
+  stdio?: 'inherit' | 'ignore'
+  /** Worker replacement, or `false` to never replace. Default `{}` (the defaults of {@link RestartOptions}). */
+  restart?: RestartOptions | false
+}
+
+/** Options of {@link WorkerPool.request}. */
+export interface RequestOptions {
+  /** Timeout in ms for this request; 0 means none. Default: the pool's `timeout`. */
+  timeout?: number
+  /** Aborts the request: it rejects with `ERR_FORKWIRE_ABORTED` and the worker gets `{type: 'cancel', id}`. */
+  signal?: AbortSignal
+  /** The envelope's `type`. */
+  type?: string
+  /** Run on this worker slot only. */
+  workerId?: number
+  /** Run on a worker holding this role. */
+  role?: string
+  /** Run on the same worker as every other request with this key, while it lives. */
+  key?: string
+  /** Called with each `{id, progress}` the worker sends before its reply. */
+  onProgress?: (progress: unknown) => void
+}
+
+/** Options of {@link WorkerPool.close}. */
+export interface CloseOptions {
+  /** Finish queued and in-flight requests first (new ones are refused). Default false: they reject with `ERR_FORKWIRE_CLOSED`. */
+  drain?: boolean
+  /** Ms to wait (for the drain, then for workers to exit) before killing what is left. Default 5000. */
+  timeout?: number
+}
+
+/** One worker slot in {@link PoolStats}. */
+export interface WorkerStats {
+  /** The slot id, stable across restarts (0 .. size-1). */
+  id: number
+  /** The current process id, or null while no process runs in the slot. */
+  pid: number | null
+  /** Whether its channel is open. */
+  connected: boolean
+  /** Roles assigned to the slot. */
+  roles: string[]
+  /** Requests in flight on it. */
+  inFlight: number
+  /** Requests it completed. */
+  completed: number
+  /** Requests that failed on it. */
+  failed: number
+  /** How many times its process was replaced. */
+  restarts: number
+}
+
+/** What {@link WorkerPool.stats} returns. */
+export interface PoolStats {
+  size: number
+  /** Live workers with nothing in flight. */
+  idle: number
+  /** Live workers with requests in flight. */
+  busy: number
+  /** Requests waiting for a worker. */
+  queued: number
+  /** Requests sent and not yet answered. */
+  inFlight: number
+  completed: number
+  failed: number
+  timedOut: number
+  aborted: number
+  /** Replies that came after their request had settled; they were dropped. */
+  lateReplies: number
+  restarts: number
+  workers: WorkerStats[]
+}
+
+/**
+ * A pool of worker processes (Rust programs on the forkwire crate, or Node
+ * scripts) with request/response, queueing, roles and restarts in Rust.
+ *
+ * @example
+ * ```js
+ * const pool = new WorkerPool({ command: './target/release/my-worker', size: 2 })
+ * await pool.ready()
+ * const result = await pool.request({ n: 21 }, { timeout: 1000 })
+ * await pool.close()
+ * ```
+ */
+export declare class WorkerPool extends EventEmitter {
+  constructor(options: WorkerPoolOptions)
+  /** Number of worker slots. */
+  readonly size: number
+  /** Resolves once every worker has started; rejects with `ERR_FORKWIRE_SPAWN` if one could not. */
+  ready(): Promise<void>
+  /** Sends `{id, type?, data}` to a worker and resolves with the `result` of its `{id, result}`. */
+  request<T = unknown>(data: unknown, options?: RequestOptions): Promise<T>
+  /** Sends many requests in one call and resolves with their results in order; rejects with the first failure. */
+  requestMany<T = unknown>(items: unknown[]): Promise<T[]>
+  /** Sends a one-way message to one worker; false if it is not running. */
+  send(workerId: number, message: unknown): boolean
+  /** Sends a message to every worker, or to those holding `options.role`; returns how many. */
+  broadcast(message: unknown, options?: { role?: string }): number
+  /** Gives a worker slot a role (kept across restarts). Returns false for no such slot. */
+  assignRole(workerId: number, role: string): boolean
+  /** Takes a role from a worker slot. Returns whether it had it. */
+  removeRole(workerId: number, role: string): boolean
+  /** Counters and per-worker state. */
+  stats(): PoolStats
+  /** Closes the pool; resolves when every worker process has exited. */
+  close(options?: CloseOptions): Promise<void>
+  /** Lets the Node process exit while the pool has no pending requests. */
+  unref(): this
+  /** Undoes {@link WorkerPool.unref}. */
+  ref(): this
+
+  /** A worker sent something that is not a reply. */
+  on(event: 'message', listener: (message: unknown, workerId: number) => void): this
+  /** A worker process ended. */
+  on(event: 'exit', listener: (workerId: number, code: number | null, signal: string | null) => void): this
+  /** A worker process (re)started. */
+  on(event: 'spawn', listener: (workerId: number, pid: number) => void): this
+  /** A worker sent a frame that could not be read. */
+  on(event: 'protocolError', listener: (info: { workerId: number; message: string }) => void): this
+  /** A pool-level failure, e.g. a worker that cannot be restarted. Without a listener it becomes a process warning. */
+  on(event: 'error', listener: (err: ForkwireError) => void): this
+  on(event: string | symbol, listener: (...args: any[]) => void): this
+}
 
 /** The version of the loaded native addon (the Rust crate's version). */
 export declare function nativeVersion(): string

@@ -17,6 +17,13 @@ function positiveInt(options, name, fallback) {
   return v;
 }
 
+function nonNegativeInt(options, name, fallback) {
+  const v = options[name];
+  if (v === undefined) return fallback;
+  if (!Number.isInteger(v) || v < 0) throw invalid(name, 'an integer >= 0', v);
+  return v;
+}
+
 function nonNegative(value, name, fallback) {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !(value >= 0)) throw invalid(name, 'a number >= 0', value);
@@ -48,6 +55,11 @@ function normalize(options) {
   if (!(maxQueue === Infinity || (Number.isInteger(maxQueue) && maxQueue >= 0))) throw invalid('maxQueue', 'an integer >= 0 or Infinity', maxQueue);
   const restart = options.restart ?? {};
   if (restart !== false && (restart === null || typeof restart !== 'object')) throw invalid('restart', 'an object or false', restart);
+  const heartbeat = options.heartbeat ?? false;
+  if (heartbeat !== false && (heartbeat === null || typeof heartbeat !== 'object')) throw invalid('heartbeat', 'an object or false', heartbeat);
+  const heartbeatInterval = heartbeat === false ? 0 : nonNegative(heartbeat.interval, 'heartbeat.interval', 1000);
+  const heartbeatTimeout = heartbeat === false ? 0 : nonNegative(heartbeat.timeout, 'heartbeat.timeout', 3 * heartbeatInterval);
+  const protocolVersion = options.protocolVersion === undefined ? undefined : JSON.stringify(options.protocolVersion);
   const cwd = options.cwd === undefined ? undefined : String(options.cwd);
   const program = script !== undefined ? (options.execPath ?? process.execPath) : String(command);
   const programArgs = script !== undefined
@@ -69,9 +81,17 @@ function normalize(options) {
       maxRestarts: restart === false ? 0 : nonNegative(restart.maxRestarts, 'restart.maxRestarts', 5),
       restartWindow: restart === false ? 0 : nonNegative(restart.windowMs, 'restart.windowMs', 10000),
       restartBackoff: restart === false ? 0 : nonNegative(restart.backoffMs, 'restart.backoffMs', 100),
+      retries: nonNegativeInt(options, 'retries', 0),
+      heartbeatInterval,
+      heartbeatTimeout,
+      maxTasksPerWorker: nonNegativeInt(options, 'maxTasksPerWorker', 0),
+      maxMemoryMb: nonNegative(options.maxMemoryMb, 'maxMemoryMb', 0),
+      maxProtocolErrors: nonNegativeInt(options, 'maxProtocolErrors', 0),
+      protocolVersion,
     },
+    protocolVersion: options.protocolVersion,
     serialization,
   };
 }
 
-module.exports = { normalize, nonNegative };
+module.exports = { normalize, nonNegative, nonNegativeInt };

@@ -6,7 +6,8 @@ const { EventEmitter } = require('events');
 const { NativePool } = require('../binding.js');
 const { codes, ForkwireError, WorkerError, fromNative } = require('./errors');
 const { advancedFrame, advancedDecode, jsonText, frameEncoder } = require('./serialization');
-const { normalize, nonNegative } = require('./options');
+const { normalize, nonNegative, nonNegativeInt } = require('./options');
+const { readRss } = require('./health');
 
 // Batch item kinds (src/inbox.rs).
 const RESULT = 0;
@@ -19,6 +20,7 @@ const PROTOCOL_ERROR = 6;
 const ERROR = 7;
 const SPAWN = 8;
 const CLOSED = 9;
+const UNRESPONSIVE = 10;
 const FLAG_UNDEFINED = 16;
 const FLAG_FRAME = 32;
 
@@ -37,11 +39,14 @@ class WorkerPool extends EventEmitter {
   #closing = null;
   #keepAlive;
   #refed = true;
+  #protocolVersion;
+  #startedAt = Date.now();
 
   /** @param {import('..').WorkerPoolOptions} options */
   constructor(options) {
     super();
-    const { native, serialization } = normalize(options);
+    const { native, serialization, protocolVersion } = normalize(options);
+    this.#protocolVersion = protocolVersion;
     this.#mode = serialization;
     this.#encode = frameEncoder(serialization);
     this.#size = native.size;
@@ -70,6 +75,7 @@ class WorkerPool extends EventEmitter {
   request(data, options = {}) {
     if (this.#state !== 'open') return Promise.reject(this.#closedError());
     const { timeout, signal, type, workerId, role, key, onProgress } = options;
+    const retries = options.retries === undefined ? -1 : nonNegativeInt(options, 'retries');
     if (signal?.aborted) {
       return Promise.reject(new ForkwireError('the request was aborted', codes.ABORTED, { cause: signal.reason }));
     }
@@ -81,10 +87,13 @@ class WorkerPool extends EventEmitter {
     const keyName = key === undefined ? undefined : String(key);
     try {
       if (this.#mode === 'json') {
-        this.#native.request(id, jsonText(data), kind, timeoutMs, worker, roleName, keyName);
+        this.#native.request(id, jsonText(data), kind, timeoutMs, worker, roleName, keyName, retries);
       } else {
-        const envelope = kind === undefined ? { id, data } : { id, type: kind, data };
-        this.#native.requestFrame(id, advancedFrame(envelope), timeoutMs, worker, roleName, keyName);
+        const envelope = { id };
+        if (kind !== undefined) envelope.type = kind;
+        if (this.#protocolVersion !== undefined) envelope.version = this.#protocolVersion;
+        envelope.data = data;
+        this.#native.requestFrame(id, advancedFrame(envelope), timeoutMs, worker, roleName, keyName, retries);
       }
     } catch (err) {
       return Promise.reject(err);
@@ -143,6 +152,47 @@ class WorkerPool extends EventEmitter {
   /** Takes a role from a worker slot. */
   removeRole(workerId, role) {
     return this.#native ? this.#native.removeRole(this.#workerIndex(workerId, true), String(role)) : false;
+  }
+
+  /**
+   * Asks every live worker `{type: 'health-check'}` and collects its
+   * `{type: 'health-status'}`, with what the parent sees of it (RSS, uptime,
+   * requests served). A worker silent past `timeout` is reported
+   * `{healthy: false, reason: 'timeout'}`.
+   */
+  async health(options = {}) {
+    const timeout = nonNegative(options.timeout, 'timeout', 3000);
+    const { workers } = this.stats();
+    const live = workers.filter((w) => w.pid !== null && w.connected);
+    const started = performance.now();
+    const answers = new Map();
+    let done;
+    const all = new Promise((resolve) => (done = resolve));
+    const onMessage = (msg, workerId) => {
+      if (msg?.type !== 'health-status' || answers.has(workerId)) return;
+      answers.set(workerId, { msg, latencyMs: performance.now() - started });
+      if (answers.size === live.length) done();
+    };
+    this.on('message', onMessage);
+    for (const w of live) this.send(w.id, { type: 'health-check' });
+    const timer = setTimeout(done, timeout);
+    if (live.length === 0) done();
+    await all;
+    clearTimeout(timer);
+    this.off('message', onMessage);
+    return live.map((w) => {
+      const parent = { rss: readRss(w.pid), completed: w.completed, failed: w.failed, restarts: w.restarts, poolUptimeMs: Date.now() - this.#startedAt };
+      const answer = answers.get(w.id);
+      if (!answer) return { workerId: w.id, pid: w.pid, healthy: false, reason: 'timeout', metrics: null, latencyMs: null, parent };
+      return {
+        workerId: w.id,
+        pid: w.pid,
+        healthy: answer.msg.healthy !== false,
+        metrics: answer.msg.metrics ?? null,
+        latencyMs: answer.latencyMs,
+        parent,
+      };
+    });
   }
 
   /** Counters and per-worker state. */
@@ -249,6 +299,9 @@ class WorkerPool extends EventEmitter {
           break;
         case EXIT:
           this.emit('exit', id, payload.code, payload.signal);
+          break;
+        case UNRESPONSIVE:
+          this.emit('unresponsive', id, payload.pid);
           break;
         case SPAWN:
           this.emit('spawn', id, payload.pid);

@@ -40,6 +40,7 @@ enum Kind {
     Error = 7,
     Spawn = 8,
     Closed = 9,
+    Unresponsive = 10,
 }
 
 #[derive(Default)]
@@ -134,6 +135,9 @@ impl Inbox {
             ),
             PoolEvent::ProtocolError { worker, message } => {
                 self.push(Kind::ProtocolError, worker as i64, None, Some(json!({ "message": message })))
+            }
+            PoolEvent::Unresponsive { worker, pid } => {
+                self.push(Kind::Unresponsive, worker as i64, None, Some(json!({ "pid": pid })))
             }
             PoolEvent::Error(e) => self.push(Kind::Error, -1, None, Some(error_json(&e))),
         }

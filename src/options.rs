@@ -1,7 +1,7 @@
 //! Pool options as JavaScript passes them (already validated and defaulted
 //! by `lib/options.js`), turned into the engine's.
 
-use forkwire::pool::{PoolOptions, RestartPolicy};
+use forkwire::pool::{Heartbeat, PoolOptions, RestartPolicy};
 use forkwire::process::{Command, StdioMode};
 use forkwire::Mode;
 use napi_derive::napi;
@@ -33,6 +33,19 @@ pub struct NativePoolOptions {
     pub max_restarts: u32,
     pub restart_window: f64,
     pub restart_backoff: f64,
+    /// Resends per request when its worker dies.
+    pub retries: u32,
+    /// Heartbeat interval; 0 for no heartbeats.
+    pub heartbeat_interval: f64,
+    pub heartbeat_timeout: f64,
+    /// 0 for no limit.
+    pub max_tasks_per_worker: f64,
+    /// Resident memory limit in MiB; 0 for none.
+    pub max_memory_mb: f64,
+    /// 0 for no limit.
+    pub max_protocol_errors: u32,
+    /// JSON text of the protocol version, if any.
+    pub protocol_version: Option<String>,
 }
 
 pub(crate) fn millis(ms: f64) -> Duration {
@@ -70,6 +83,20 @@ impl NativePoolOptions {
             window: millis(self.restart_window),
             backoff: millis(self.restart_backoff),
         };
+        options.retries = self.retries;
+        if self.heartbeat_interval > 0.0 {
+            options.heartbeat = Some(Heartbeat {
+                interval: millis(self.heartbeat_interval),
+                timeout: millis(self.heartbeat_timeout),
+            });
+        }
+        options.max_tasks_per_worker =
+            (self.max_tasks_per_worker >= 1.0).then_some(self.max_tasks_per_worker as u64);
+        options.max_memory =
+            (self.max_memory_mb > 0.0).then(|| (self.max_memory_mb * 1024.0 * 1024.0) as u64);
+        options.max_protocol_errors =
+            (self.max_protocol_errors > 0).then_some(self.max_protocol_errors as usize);
+        options.protocol_version = self.protocol_version;
         Ok(options)
     }
 }

@@ -54,7 +54,7 @@ impl NativePool {
         })
     }
 
-    fn submit(&self, id: i64, body: Body, timeout_ms: f64, target: Target) {
+    fn submit(&self, id: i64, body: Body, timeout_ms: f64, target: Target, retries: i32) {
         let inbox = Arc::clone(&self.inbox);
         let id = id as u64;
         self.pool.submit(Request {
@@ -62,6 +62,7 @@ impl NativePool {
             body,
             timeout: timeout(timeout_ms),
             target,
+            retries: u32::try_from(retries).ok(),
             done: Box::new(move |outcome| inbox.settled(id, outcome)),
         });
     }
@@ -79,12 +80,14 @@ impl NativePool {
         worker: i32,
         role: Option<String>,
         key: Option<String>,
+        retries: i32,
     ) {
         self.submit(
             id,
             Body::Json { data, kind },
             timeout_ms,
             target(worker, role, key),
+            retries,
         );
     }
 
@@ -101,12 +104,14 @@ impl NativePool {
                 },
                 -1.0,
                 Target::Any,
+                -1,
             );
         }
     }
 
     /// Submits an advanced-mode request: a whole frame (length prefix and
     /// V8 payload) whose envelope carries `id`.
+    #[allow(clippy::too_many_arguments)]
     #[napi]
     pub fn request_frame(
         &self,
@@ -116,12 +121,14 @@ impl NativePool {
         worker: i32,
         role: Option<String>,
         key: Option<String>,
+        retries: i32,
     ) {
         self.submit(
             id,
             Body::Frame(frame.to_vec()),
             timeout_ms,
             target(worker, role, key),
+            retries,
         );
     }
 

@@ -419,6 +419,16 @@ pub fn signal_name(signal: i32) -> &'static str {
     }
 }
 
+/// The resident set size of process `pid` in bytes, from `/proc`
+/// (`None` where it cannot be read).
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no memory effects.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
+}
+
 /// A child that could not be started.
 #[derive(Debug)]
 pub enum SpawnError {

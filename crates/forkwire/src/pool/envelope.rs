@@ -19,9 +19,11 @@ pub(crate) enum Incoming {
         id: u64,
         kind: ReplyKind,
         payload: Payload,
-        /// The whole frame as an event, for when no request has this id.
-        event: Payload,
+        /// JSON text of the `version` member, if there was one.
+        version: Option<String>,
     },
+    /// `{type: 'heartbeat', ...}`: the answer to a heartbeat request.
+    Heartbeat(Payload),
     /// Anything else.
     Event(Payload),
 }
@@ -43,6 +45,10 @@ struct Probe<'a> {
     error: Option<&'a RawValue>,
     #[serde(borrow, default)]
     progress: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    version: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// Classifies one frame's payload. An error is a frame that is not valid
@@ -82,6 +88,9 @@ fn probe_json(frame: &[u8]) -> Option<Incoming> {
     let probe: Probe<'_> = serde_json::from_slice(frame).ok()?;
     let whole = || Payload::Json(Some(text(frame)));
     let Some(id) = probe.id.and_then(|raw| raw.get().parse::<u64>().ok()) else {
+        if probe.kind.as_deref() == Some("heartbeat") {
+            return Some(Incoming::Heartbeat(whole()));
+        }
         return Some(Incoming::Event(whole()));
     };
     let raw = |v: Option<&RawValue>| Payload::Json(v.map(|r| r.get().to_owned()));
@@ -96,7 +105,7 @@ fn probe_json(frame: &[u8]) -> Option<Incoming> {
         id,
         kind,
         payload,
-        event: whole(),
+        version: probe.version.map(|v| v.get().to_owned()),
     })
 }
 
@@ -109,10 +118,16 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Builds the frame of a request: `{"id":N,"type":T,"data":DATA}` plus
-/// framing. `data_json` must be JSON text (as `JSON.stringify` writes it);
-/// `None` leaves `data` out, as `undefined` would be.
-pub(crate) fn json_request(id: u64, kind: Option<&str>, data_json: Option<&str>) -> Vec<u8> {
+/// Builds the frame of a request: `{"id":N,"type":T,"version":V,"data":DATA}`
+/// plus framing. `data_json` must be JSON text (as `JSON.stringify` writes
+/// it); `None` leaves `data` out, as `undefined` would be. `version_json`
+/// is JSON text too.
+pub(crate) fn json_request(
+    id: u64,
+    kind: Option<&str>,
+    version_json: Option<&str>,
+    data_json: Option<&str>,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(32 + data_json.map_or(0, str::len));
     out.extend_from_slice(b"{\"id\":");
     out.extend_from_slice(id.to_string().as_bytes());
@@ -120,6 +135,10 @@ pub(crate) fn json_request(id: u64, kind: Option<&str>, data_json: Option<&str>)
         out.extend_from_slice(b",\"type\":");
         // Writing a &str cannot fail.
         let _ = serde_json::to_writer(&mut out, kind);
+    }
+    if let Some(version) = version_json {
+        out.extend_from_slice(b",\"version\":");
+        out.extend_from_slice(version.as_bytes());
     }
     if let Some(data) = data_json {
         out.extend_from_slice(b",\"data\":");
@@ -131,13 +150,17 @@ pub(crate) fn json_request(id: u64, kind: Option<&str>, data_json: Option<&str>)
 
 /// The frame telling a worker to stop working on request `id`.
 pub(crate) fn cancel_frame(mode: Mode, id: u64) -> Option<Vec<u8>> {
+    control_frame(mode, &serde_json::json!({ "type": "cancel", "id": id }))
+}
+
+/// The frame asking a worker for `{type: 'heartbeat'}`.
+pub(crate) fn heartbeat_request(mode: Mode) -> Option<Vec<u8>> {
+    control_frame(mode, &serde_json::json!({ "type": "heartbeat-request" }))
+}
+
+fn control_frame(mode: Mode, message: &serde_json::Value) -> Option<Vec<u8>> {
     let mut out = Vec::new();
-    codec::encode_frame(
-        mode,
-        &serde_json::json!({ "type": "cancel", "id": id }),
-        &mut out,
-    )
-    .ok()?;
+    codec::encode_frame(mode, message, &mut out).ok()?;
     Some(out)
 }
 
@@ -184,9 +207,15 @@ mod tests {
             }
         ));
         assert_eq!(
-            json(r#"{"type":"heartbeat"}"#),
-            Incoming::Event(p(r#"{"type":"heartbeat"}"#))
+            json(r#"{"type":"heartbeat","timestamp":1}"#),
+            Incoming::Heartbeat(p(r#"{"type":"heartbeat","timestamp":1}"#))
         );
+        assert_eq!(
+            json(r#"{"type":"health-status"}"#),
+            Incoming::Event(p(r#"{"type":"health-status"}"#))
+        );
+        assert!(matches!(json(r#"{"id":2,"result":1,"version":"1.0"}"#),
+            Incoming::Reply { version: Some(v), .. } if v == r#""1.0""#));
         assert_eq!(json(r#"{"id":"x"}"#), Incoming::Event(p(r#"{"id":"x"}"#)));
         assert_eq!(json("42"), Incoming::Event(p("42")));
         assert!(matches!(json(r#"{"id":1,"result":"\ud800"}"#),
@@ -202,10 +231,13 @@ mod tests {
     #[test]
     fn request_frames() {
         assert_eq!(
-            json_request(3, Some("add\""), Some("[1,2]")),
+            json_request(3, Some("add\""), None, Some("[1,2]")),
             b"{\"id\":3,\"type\":\"add\\\"\",\"data\":[1,2]}\n"
         );
-        assert_eq!(json_request(4, None, None), b"{\"id\":4}\n");
+        assert_eq!(
+            json_request(4, None, Some("\"1.0\""), None),
+            b"{\"id\":4,\"version\":\"1.0\"}\n"
+        );
         assert_eq!(
             cancel_frame(Mode::Json, 5).unwrap(),
             b"{\"type\":\"cancel\",\"id\":5}\n"

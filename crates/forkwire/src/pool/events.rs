@@ -63,6 +63,13 @@ pub enum PoolEvent {
         /// How it ended.
         status: ExitStatus,
     },
+    /// A worker missed its heartbeats and was killed.
+    Unresponsive {
+        /// The worker's slot id.
+        worker: usize,
+        /// Its process id.
+        pid: u32,
+    },
     /// A worker sent a frame that could not be read.
     ProtocolError {
         /// The worker's slot id.

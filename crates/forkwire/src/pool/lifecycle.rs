@@ -60,6 +60,9 @@ impl Default for CloseOptions {
 /// Grace between SIGTERM and SIGKILL for a worker that disconnected.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
+/// How often `max_memory` is checked.
+const MEMORY_CHECK: Duration = Duration::from_secs(1);
+
 impl Shared {
     /// Starts a process in `slot`. On failure reports it and returns it.
     pub(super) fn start_worker(
@@ -131,6 +134,7 @@ impl Shared {
                 return;
             };
             let pid = live.pid;
+            let planned = live.retiring;
             let mut err = RequestError::new(
                 ErrorCode::WorkerExited,
                 match status.signal_name() {
@@ -142,7 +146,9 @@ impl Shared {
                 },
             );
             err.exit = Some(status);
-            st.fail_in_flight(slot, &err, &mut fx);
+            if st.fail_in_flight(slot, &err, &mut fx) > 0 {
+                self.idle_cv.notify_all();
+            }
             st.slots[slot].live = None;
             st.unbind_keys(slot);
             fx.events.push(PoolEvent::Exit {
@@ -151,7 +157,13 @@ impl Shared {
                 status,
             });
             if st.phase != Phase::Closed {
-                self.schedule_restart(&mut st, slot, &mut fx);
+                if planned {
+                    // Recycling is not a crash: replace at once, uncounted.
+                    st.timers
+                        .push(Reverse((Instant::now(), Timer::Respawn(slot))));
+                } else {
+                    self.schedule_restart(&mut st, slot, &mut fx);
+                }
             }
             st.pump();
             self.idle_cv.notify_all();
@@ -204,6 +216,95 @@ impl Shared {
         if self.start_worker(st, slot, fx).is_err() {
             self.schedule_restart(st, slot, fx);
         }
+    }
+
+    /// Counts a reply from `slot` and retires the worker once it has
+    /// served `max_tasks_per_worker`, or finished its last request while
+    /// retiring.
+    pub(super) fn after_reply(&self, st: &mut State, slot: usize) {
+        let max_tasks = self.options.max_tasks_per_worker;
+        let Some(live) = st.slots[slot].live.as_mut() else {
+            return;
+        };
+        live.tasks += 1;
+        if max_tasks.is_some_and(|max| live.tasks >= max) {
+            live.retiring = true;
+        }
+        if live.retiring && live.in_flight.is_empty() {
+            let _ = live.writer.send(Outgoing::Disconnect);
+        }
+    }
+
+    /// Retires the worker in `slot` now (it takes no new requests and is
+    /// disconnected once idle) and kills it if it is still there after a
+    /// grace period.
+    pub(super) fn recycle(&self, st: &mut State, slot: usize) {
+        let Some(live) = st.slots[slot].live.as_mut() else {
+            return;
+        };
+        if live.retiring {
+            return;
+        }
+        live.retiring = true;
+        let gen = live.gen;
+        let grace = if live.in_flight.is_empty() {
+            let _ = live.writer.send(Outgoing::Disconnect);
+            KILL_GRACE
+        } else {
+            KILL_GRACE + self.options.timeout.unwrap_or(KILL_GRACE)
+        };
+        st.timers
+            .push(Reverse((Instant::now() + grace, Timer::Kill(slot, gen))));
+        self.timer_cv.notify_one();
+    }
+
+    /// Heartbeat timer: kill workers silent for too long, ask the others.
+    pub(super) fn heartbeat_tick(&self, st: &mut State, fx: &mut Effects) {
+        let Some(hb) = self.options.heartbeat else {
+            return;
+        };
+        let now = Instant::now();
+        let request = super::envelope::heartbeat_request(self.mode);
+        let mut silent = Vec::new();
+        for (slot, s) in st.slots.iter().enumerate() {
+            let Some(live) = s.live.as_ref().filter(|l| l.connected) else {
+                continue;
+            };
+            if now.duration_since(live.last_heartbeat) > hb.timeout {
+                let _ = live.reaper.kill(libc::SIGKILL);
+                silent.push((slot, live.pid));
+            } else if let Some(frame) = &request {
+                live.write(frame.clone().into());
+            }
+        }
+        for (slot, pid) in silent {
+            st.counters.unresponsive += 1;
+            fx.events
+                .push(PoolEvent::Unresponsive { worker: slot, pid });
+        }
+        st.timers
+            .push(Reverse((now + hb.interval, Timer::Heartbeat)));
+    }
+
+    /// Memory timer: retire workers over `max_memory`.
+    pub(super) fn memory_tick(&self, st: &mut State) {
+        let Some(limit) = self.options.max_memory else {
+            return;
+        };
+        let over: Vec<usize> = st
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, s)| {
+                let live = s.live.as_ref()?;
+                (!live.retiring && crate::process::rss_bytes(live.pid)? > limit).then_some(slot)
+            })
+            .collect();
+        for slot in over {
+            self.recycle(st, slot);
+        }
+        st.timers
+            .push(Reverse((Instant::now() + MEMORY_CHECK, Timer::MemoryCheck)));
     }
 
     /// See [`super::Pool::close`].

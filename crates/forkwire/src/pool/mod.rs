@@ -72,6 +72,33 @@ pub struct PoolOptions {
     pub max_queue: usize,
     /// When to replace workers that end.
     pub restart: RestartPolicy,
+    /// How many times a request is resent to another worker when its
+    /// worker dies; per request with [`Request::retries`]. Default 0.
+    pub retries: u32,
+    /// Heartbeats: `None` (the default) for none.
+    pub heartbeat: Option<Heartbeat>,
+    /// Retire a worker after this many replies. Default: never.
+    pub max_tasks_per_worker: Option<u64>,
+    /// Retire a worker whose resident memory exceeds this many bytes
+    /// (read from `/proc` once a second). Default: no limit.
+    pub max_memory: Option<u64>,
+    /// Recycle a worker after this many bad frames. Default: never.
+    pub max_protocol_errors: Option<usize>,
+    /// Protocol version: sent as `version` in every request; a reply whose
+    /// `version` differs fails with [`ErrorCode::Version`]. JSON text,
+    /// e.g. `"\"1.0\""`. Default: none.
+    pub protocol_version: Option<String>,
+}
+
+/// Heartbeat settings: every `interval` each worker is sent
+/// `{type: 'heartbeat-request'}`; one that has not answered
+/// `{type: 'heartbeat'}` for `timeout` is killed and replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// Time between requests.
+    pub interval: Duration,
+    /// Silence after which a worker is declared unresponsive.
+    pub timeout: Duration,
 }
 
 impl PoolOptions {
@@ -84,6 +111,12 @@ impl PoolOptions {
             timeout: None,
             max_queue: usize::MAX,
             restart: RestartPolicy::default(),
+            retries: 0,
+            heartbeat: None,
+            max_tasks_per_worker: None,
+            max_memory: None,
+            max_protocol_errors: None,
+            protocol_version: None,
         }
     }
 }
@@ -118,6 +151,8 @@ pub struct Request {
     pub timeout: Option<Duration>,
     /// Which worker may run it.
     pub target: Target,
+    /// Resends if its worker dies: `None` uses the pool's `retries`.
+    pub retries: Option<u32>,
     /// Called once with the outcome.
     pub done: Completion,
 }
@@ -176,6 +211,14 @@ impl Pool {
                 }
             }
             st.threads += 1;
+            let now = Instant::now();
+            if let Some(hb) = shared.options.heartbeat {
+                st.timers
+                    .push(std::cmp::Reverse((now + hb.interval, Timer::Heartbeat)));
+            }
+            if shared.options.max_memory.is_some() {
+                st.timers.push(std::cmp::Reverse((now, Timer::MemoryCheck)));
+            }
         }
         let timer_shared = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -248,6 +291,7 @@ impl Pool {
             body,
             timeout,
             target,
+            retries: None,
             done: Box::new(move |outcome| {
                 let _ = tx.send(outcome);
             }),
@@ -453,6 +497,7 @@ impl Shared {
             body,
             timeout,
             target,
+            retries,
             done,
         } = request;
         let mut st = self.state.lock();
@@ -483,7 +528,13 @@ impl Shared {
                     ));
                     return;
                 }
-                envelope::json_request(id, kind.as_deref(), data.as_deref()).into()
+                envelope::json_request(
+                    id,
+                    kind.as_deref(),
+                    self.options.protocol_version.as_deref(),
+                    data.as_deref(),
+                )
+                .into()
             }
             Body::Frame(frame) => frame.into(),
         };
@@ -504,6 +555,7 @@ impl Shared {
                 deadline,
                 done: Some(done),
                 worker: None,
+                retries_left: retries.unwrap_or(self.options.retries),
             },
         );
         st.queue.push_back(id);
@@ -548,38 +600,52 @@ impl Shared {
         let mut fx = Effects::default();
         {
             let mut st = self.state.lock();
+            let current = st.slots[slot].live.as_ref().is_some_and(|l| l.gen == gen);
             match incoming {
                 envelope::Incoming::Reply {
                     id,
                     kind,
                     payload,
-                    event,
+                    version,
                 } => {
-                    let ours = st.requests.get(&id).is_some_and(|e| e.worker == Some(slot))
-                        && st.slots[slot].live.as_ref().is_some_and(|l| l.gen == gen);
+                    let ours =
+                        current && st.requests.get(&id).is_some_and(|e| e.worker == Some(slot));
                     if !ours {
                         // A reply to a request that already settled (timed
                         // out, aborted) is dropped, never delivered twice.
-                        let _ = event;
                         st.counters.late_replies += 1;
+                    } else if kind == envelope::ReplyKind::Progress {
+                        fx.events.push(PoolEvent::Progress { id, payload });
                     } else {
-                        match kind {
-                            envelope::ReplyKind::Progress => {
-                                fx.events.push(PoolEvent::Progress { id, payload })
-                            }
-                            envelope::ReplyKind::Result => {
-                                st.settle(id, Outcome::Result(payload), &mut fx);
-                            }
-                            envelope::ReplyKind::Error => {
-                                st.settle(id, Outcome::RemoteError(payload), &mut fx);
-                            }
-                        }
+                        let expected = self.options.protocol_version.as_deref();
+                        let outcome = match (expected, version.as_deref()) {
+                            (Some(want), Some(got)) if want != got => Outcome::Failed(
+                                RequestError::new(
+                                    ErrorCode::Version,
+                                    format!("worker {slot} speaks protocol version {got}, the pool {want}"),
+                                )
+                                .on_worker(slot),
+                            ),
+                            _ if kind == envelope::ReplyKind::Error => Outcome::RemoteError(payload),
+                            _ => Outcome::Result(payload),
+                        };
+                        st.settle(id, outcome, &mut fx);
+                        self.after_reply(&mut st, slot);
                         st.pump();
                         if st.phase == Phase::Draining {
                             self.idle_cv.notify_all();
                         }
                     }
                 }
+                envelope::Incoming::Heartbeat(payload) => match st.slots[slot].live.as_mut() {
+                    Some(live) if current && self.options.heartbeat.is_some() => {
+                        live.last_heartbeat = Instant::now();
+                    }
+                    _ => fx.events.push(PoolEvent::Message {
+                        worker: slot,
+                        payload,
+                    }),
+                },
                 envelope::Incoming::Event(payload) => fx.events.push(PoolEvent::Message {
                     worker: slot,
                     payload,
@@ -589,7 +655,18 @@ impl Shared {
         self.fire(fx);
     }
 
-    fn on_protocol_error(&self, slot: usize, _gen: u64, message: String, frame: &[u8]) {
+    fn on_protocol_error(&self, slot: usize, gen: u64, message: String, frame: &[u8]) {
+        {
+            let mut st = self.state.lock();
+            st.counters.protocol_errors += 1;
+            let limit = self.options.max_protocol_errors;
+            if let Some(live) = st.slots[slot].live.as_mut().filter(|l| l.gen == gen) {
+                live.protocol_errors += 1;
+                if limit.is_some_and(|max| live.protocol_errors > max) {
+                    self.recycle(&mut st, slot);
+                }
+            }
+        }
         const SHOWN: usize = 120;
         let sample = String::from_utf8_lossy(&frame[..frame.len().min(SHOWN)]);
         let message = if frame.is_empty() {

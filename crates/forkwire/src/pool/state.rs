@@ -23,6 +23,10 @@ pub(crate) enum Timer {
     Respawn(usize),
     /// Kill this slot's process of this generation if it is still there.
     Kill(usize, u64),
+    /// Send heartbeat requests and check for silent workers.
+    Heartbeat,
+    /// Read workers' RSS and retire those over the limit.
+    MemoryCheck,
 }
 
 /// Where the pool is in its life.
@@ -42,6 +46,8 @@ pub(crate) struct Entry {
     pub done: Option<Completion>,
     /// The slot it was sent to, while in flight.
     pub worker: Option<usize>,
+    /// How many more times it may be resent if its worker dies.
+    pub retries_left: u32,
 }
 
 /// One worker slot: stable id, roles, the process running in it, if any.
@@ -76,6 +82,9 @@ pub(crate) struct Counters {
     pub aborted: u64,
     pub late_replies: u64,
     pub restarts: u64,
+    pub retried: u64,
+    pub unresponsive: u64,
+    pub protocol_errors: u64,
 }
 
 pub(crate) struct State {
@@ -116,7 +125,8 @@ impl State {
     /// A live, connected slot that can take one more request now.
     fn free(&self, slot: usize) -> Option<usize> {
         let live = self.slots.get(slot)?.live.as_ref()?;
-        (live.connected && live.in_flight.len() < self.concurrency).then_some(live.in_flight.len())
+        (live.connected && !live.retiring && live.in_flight.len() < self.concurrency)
+            .then_some(live.in_flight.len())
     }
 
     /// The least busy free slot among those `allowed`, rotating among ties.
@@ -238,15 +248,33 @@ impl State {
         true
     }
 
-    /// Fails every request in flight on `w`.
-    pub fn fail_in_flight(&mut self, w: usize, err: &RequestError, fx: &mut Effects) {
-        let ids: Vec<u64> = match self.slots[w].live.as_ref() {
-            Some(live) => live.in_flight.iter().copied().collect(),
-            None => return,
+    /// Takes every request in flight off `w`: those with retries left go
+    /// back to the front of the queue, the rest fail with `err`. Returns
+    /// how many were requeued.
+    pub fn fail_in_flight(&mut self, w: usize, err: &RequestError, fx: &mut Effects) -> usize {
+        let mut ids: Vec<u64> = match self.slots[w].live.as_mut() {
+            Some(live) => live.in_flight.drain().collect(),
+            None => return 0,
         };
-        for id in ids {
-            self.settle(id, Outcome::Failed(err.clone().on_worker(w)), fx);
+        // Oldest first, so the queue keeps their order.
+        ids.sort_unstable();
+        let mut requeued = 0;
+        for &id in ids.iter().rev() {
+            let Some(entry) = self.requests.get_mut(&id) else {
+                continue;
+            };
+            entry.worker = None;
+            if entry.retries_left > 0 {
+                entry.retries_left -= 1;
+                self.queue.push_front(id);
+                self.counters.retried += 1;
+                requeued += 1;
+            } else {
+                self.slots[w].failed += 1;
+                self.settle(id, Outcome::Failed(err.clone().on_worker(w)), fx);
+            }
         }
+        requeued
     }
 
     /// Fails everything not settled yet.
@@ -273,6 +301,9 @@ impl State {
             aborted: self.counters.aborted,
             late_replies: self.counters.late_replies,
             restarts: self.counters.restarts,
+            retried: self.counters.retried,
+            unresponsive: self.counters.unresponsive,
+            protocol_errors: self.counters.protocol_errors,
             ..PoolStats::default()
         };
         for (id, slot) in self.slots.iter().enumerate() {

@@ -28,6 +28,12 @@ pub struct PoolStats {
     pub late_replies: u64,
     /// Workers started to replace one that ended.
     pub restarts: u64,
+    /// Requests resent to another worker after theirs ended.
+    pub retried: u64,
+    /// Workers killed for missing heartbeats.
+    pub unresponsive: u64,
+    /// Bad frames received from workers.
+    pub protocol_errors: u64,
     /// Per worker.
     pub workers: Vec<WorkerStats>,
 }

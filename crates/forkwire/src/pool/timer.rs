@@ -51,6 +51,8 @@ pub(crate) fn run(shared: &Arc<Shared>) {
                     }
                 }
                 Timer::Respawn(slot) => shared.respawn(&mut st, slot, &mut fx),
+                Timer::Heartbeat => shared.heartbeat_tick(&mut st, &mut fx),
+                Timer::MemoryCheck => shared.memory_tick(&mut st),
                 Timer::Kill(slot, gen) => {
                     if let Some(live) = st.slots[slot].live.as_ref().filter(|l| l.gen == gen) {
                         let _ = live.reaper.kill(libc::SIGKILL);

@@ -28,6 +28,14 @@ pub(crate) struct Live {
     pub reaper: Reaper,
     pub in_flight: HashSet<u64>,
     pub connected: bool,
+    /// Replies received from this process.
+    pub tasks: u64,
+    /// Taking no new requests; disconnected once its last one settles.
+    pub retiring: bool,
+    /// The last sign of life that heartbeats count: start or heartbeat.
+    pub last_heartbeat: std::time::Instant,
+    /// Bad frames received from this process.
+    pub protocol_errors: usize,
 }
 
 impl Live {
@@ -92,6 +100,10 @@ pub(crate) fn start(
             reaper,
             in_flight: HashSet::new(),
             connected: true,
+            tasks: 0,
+            retiring: false,
+            last_heartbeat: std::time::Instant::now(),
+            protocol_errors: 0,
         },
         threads,
     ))
