@@ -93,7 +93,7 @@ impl NativePoolOptions {
         options.max_tasks_per_worker =
             (self.max_tasks_per_worker >= 1.0).then_some(self.max_tasks_per_worker as u64);
         options.max_memory =
-            (self.max_memory_mb > 0.0).then(|| (self.max_memory_mb * 1024.0 * 1024.0) as u64);
+            (self.max_memory_mb > 0.0).then_some((self.max_memory_mb * 1024.0 * 1024.0) as u64);
         options.max_protocol_errors =
             (self.max_protocol_errors > 0).then_some(self.max_protocol_errors as usize);
         options.protocol_version = self.protocol_version;
