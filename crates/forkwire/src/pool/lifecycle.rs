@@ -79,7 +79,9 @@ impl Shared {
                     worker: slot,
                     pid: live.pid,
                 });
-                st.threads += threads;
+                st.threads += threads.len();
+                st.handles.retain(|h| !h.is_finished());
+                st.handles.extend(threads);
                 st.slots[slot].live = Some(live);
                 st.pump();
                 Ok(())
@@ -356,6 +358,17 @@ impl Shared {
             self.timer_cv.notify_all();
             self.idle_cv
                 .wait_until(&mut st, Instant::now() + Duration::from_millis(50));
+        }
+        // Every thread has said it is done; join them so none outlives
+        // close(). Called from one of them (a drop on a pool thread), skip
+        // that one.
+        let handles = std::mem::take(&mut st.handles);
+        drop(st);
+        let me = std::thread::current().id();
+        for handle in handles {
+            if handle.thread().id() != me {
+                let _ = handle.join();
+            }
         }
     }
 }

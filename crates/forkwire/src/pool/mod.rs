@@ -220,16 +220,9 @@ impl Pool {
                 st.timers.push(std::cmp::Reverse((now, Timer::MemoryCheck)));
             }
         }
-        let timer_shared = Arc::clone(&shared);
-        std::thread::Builder::new()
-            .name("forkwire-timer".into())
-            .spawn(move || timer::run(&timer_shared))
-            .map_err(|e| {
-                RequestError::new(
-                    ErrorCode::Spawn,
-                    format!("cannot start the timer thread: {e}"),
-                )
-            })?;
+        let timer = worker::spawn_thread("forkwire-timer".into(), &shared, timer::run)
+            .ok_or_else(|| RequestError::new(ErrorCode::Spawn, "cannot start the timer thread"))?;
+        shared.state.lock().handles.push(timer);
         let pool = Pool {
             shared,
             next_id: AtomicU64::new(1),

@@ -97,6 +97,8 @@ pub(crate) struct State {
     pub counters: Counters,
     /// Threads (worker I/O and the timer) still running.
     pub threads: usize,
+    /// Their handles, joined by `close()`.
+    pub handles: Vec<std::thread::JoinHandle<()>>,
     pub concurrency: usize,
     /// Round-robin start for picking among equally busy workers.
     cursor: usize,
@@ -113,6 +115,7 @@ impl State {
             timers: BinaryHeap::new(),
             counters: Counters::default(),
             threads: 0,
+            handles: Vec::new(),
             concurrency: concurrency.max(1),
             cursor: 0,
         }

@@ -64,6 +64,4 @@ pub(crate) fn run(shared: &Arc<Shared>) {
         shared.fire(fx);
         st = shared.state.lock();
     }
-    st.threads -= 1;
-    shared.idle_cv.notify_all();
 }

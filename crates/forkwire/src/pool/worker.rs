@@ -9,6 +9,7 @@ use crate::process::{Command, Reaper, SpawnError};
 use crossbeam_channel as cb;
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 /// Bytes written per syscall at most when coalescing.
 const WRITE_BATCH: usize = 1 << 20;
@@ -51,7 +52,7 @@ pub(crate) fn start(
     command: &Command,
     slot: usize,
     gen: u64,
-) -> Result<(Live, usize), SpawnError> {
+) -> Result<(Live, Vec<JoinHandle<()>>), SpawnError> {
     let child = command.spawn()?;
     let pid = child.id();
     let (channel, reaper) = child.into_parts();
@@ -91,7 +92,7 @@ pub(crate) fn start(
             })
         },
     ];
-    let threads = spawned.iter().filter(|ok| **ok).count();
+    let threads = spawned.into_iter().flatten().collect();
     Ok((
         Live {
             pid,
@@ -111,7 +112,7 @@ pub(crate) fn start(
 
 /// Spawns a named thread that holds a count in the pool for as long as it
 /// runs, so `close()` can wait for every thread to end.
-fn spawn_thread<F>(name: String, shared: &Arc<Shared>, body: F) -> bool
+pub(crate) fn spawn_thread<F>(name: String, shared: &Arc<Shared>, body: F) -> Option<JoinHandle<()>>
 where
     F: FnOnce(&Arc<Shared>) + Send + 'static,
 {
@@ -122,7 +123,7 @@ where
             body(&shared);
             shared.thread_done();
         })
-        .is_ok()
+        .ok()
 }
 
 fn write_loop(rx: cb::Receiver<Outgoing>, sender: Sender) {
