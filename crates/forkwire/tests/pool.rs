@@ -65,6 +65,7 @@ fn pipelined_requests_all_settle_once_with_the_right_result() {
             },
             timeout: None,
             target: Target::Any,
+            retries: None,
             done: Box::new(move |outcome| {
                 match outcome {
                     Outcome::Result(forkwire::pool::Payload::Json(Some(t)))
