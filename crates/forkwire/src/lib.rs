@@ -22,6 +22,7 @@ pub mod channel;
 pub mod codec;
 pub mod pool;
 pub mod process;
+pub mod serve;
 
 pub use channel::{Channel, ChannelError, Receiver, Sender};
 pub use codec::Mode;

@@ -1,0 +1,33 @@
+//! The worker side of the pool's envelope: [`serve`] reads
+//! `{id, type?, data}` requests from the channel, runs a handler on up to
+//! `concurrency` threads, and answers `{id, result}` or `{id, error}`.
+//! Heartbeat and health-check requests are answered on the reading thread,
+//! so a busy handler never looks like a dead worker; `{type: 'cancel', id}`
+//! sets the request's [`Request::is_cancelled`].
+//!
+//! A whole worker:
+//!
+//! ```no_run
+//! use forkwire::serve::{serve, Request, ServeError};
+//! use serde_json::{json, Value};
+//!
+//! fn main() -> Result<(), forkwire::ChannelError> {
+//!     serve(|req: Request| -> Result<Value, ServeError> {
+//!         match req.kind() {
+//!             Some("add") => {
+//!                 let (a, b): (f64, f64) = req.data()?;
+//!                 Ok(json!(a + b))
+//!             }
+//!             _ => Err(ServeError::new("unknown request type").code("E_UNKNOWN")),
+//!         }
+//!     })
+//! }
+//! ```
+
+mod error;
+mod request;
+mod worker;
+
+pub use error::ServeError;
+pub use request::{Events, Request};
+pub use worker::{serve, Worker};

@@ -1,0 +1,222 @@
+//! The serve loop: read, route, run handlers on a fixed set of threads.
+
+use super::{Events, Request, ServeError};
+use crate::channel::{Channel, ChannelError, Sender};
+use crossbeam_channel as cb;
+use parking_lot::Mutex;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Handler threads used by [`serve`].
+const DEFAULT_CONCURRENCY: usize = 16;
+
+/// A worker being set up; [`Worker::serve`] runs it.
+pub struct Worker {
+    channel: Channel,
+    concurrency: usize,
+}
+
+/// What every handler thread shares.
+struct Shared<H> {
+    handler: H,
+    out: Sender,
+    cancels: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    tasks: AtomicU64,
+    errors: AtomicU64,
+    in_flight: AtomicU64,
+    started: Instant,
+}
+
+impl Worker {
+    /// Takes the channel from the environment ([`Channel::from_env`]).
+    pub fn from_env() -> Result<Worker, ChannelError> {
+        Ok(Worker::new(Channel::from_env()?))
+    }
+
+    /// Serves on an existing channel.
+    pub fn new(channel: Channel) -> Worker {
+        Worker {
+            channel,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+
+    /// Requests handled at once (threads). Default 16.
+    pub fn concurrency(mut self, n: usize) -> Worker {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// A handle for sending events at any time.
+    pub fn events(&self) -> Events {
+        Events(self.channel.sender())
+    }
+
+    /// Runs until the parent disconnects. Messages that are neither
+    /// requests nor heartbeat, health or cancel messages are ignored.
+    pub fn serve<H>(self, handler: H) -> Result<(), ChannelError>
+    where
+        H: Fn(Request) -> Result<Value, ServeError> + Send + Sync + 'static,
+    {
+        let (channel, concurrency) = (self.channel, self.concurrency);
+        let (out, mut incoming) = channel.split();
+        let shared = Arc::new(Shared {
+            handler,
+            out,
+            cancels: Mutex::new(HashMap::new()),
+            tasks: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            started: Instant::now(),
+        });
+        let (tx, rx) = cb::bounded::<Request>(concurrency);
+        let threads: Vec<_> = (0..concurrency)
+            .map(|i| {
+                let (rx, shared) = (rx.clone(), Arc::clone(&shared));
+                std::thread::Builder::new()
+                    .name(format!("forkwire-serve-{i}"))
+                    .spawn(move || {
+                        for req in rx {
+                            shared.run(req);
+                        }
+                    })
+                    .map_err(ChannelError::Io)
+            })
+            .collect::<Result<_, _>>()?;
+        let result = loop {
+            match incoming.recv::<Value>() {
+                Ok(Some(msg)) => {
+                    if let Some(req) = shared.route(msg) {
+                        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+                        if tx.send(req).is_err() {
+                            break Ok(());
+                        }
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(e) if e.is_recoverable() => {
+                    shared.errors.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        drop(tx);
+        for t in threads {
+            let _ = t.join();
+        }
+        result
+    }
+}
+
+/// Serves requests with `handler` on the channel from the environment
+/// until the parent disconnects. See the [module docs](super).
+pub fn serve<H>(handler: H) -> Result<(), ChannelError>
+where
+    H: Fn(Request) -> Result<Value, ServeError> + Send + Sync + 'static,
+{
+    Worker::from_env()?.serve(handler)
+}
+
+impl<H> Shared<H>
+where
+    H: Fn(Request) -> Result<Value, ServeError>,
+{
+    /// Answers control messages; returns the request to run, if it is one.
+    fn route(&self, msg: Value) -> Option<Request> {
+        let Value::Object(mut obj) = msg else {
+            return None;
+        };
+        let kind = obj.get("type").and_then(Value::as_str).map(str::to_owned);
+        match (obj.get("id"), kind.as_deref()) {
+            (Some(id), Some("cancel")) => {
+                if let Some(flag) = self.cancels.lock().get(&id.to_string()) {
+                    flag.store(true, Ordering::Release);
+                }
+                None
+            }
+            (Some(_), _) => {
+                let id = obj.remove("id").unwrap_or(Value::Null);
+                let cancelled = Arc::new(AtomicBool::new(false));
+                self.cancels
+                    .lock()
+                    .insert(id.to_string(), Arc::clone(&cancelled));
+                Some(Request {
+                    id,
+                    kind,
+                    data: obj.remove("data").unwrap_or(Value::Null),
+                    cancelled,
+                    out: self.out.clone(),
+                })
+            }
+            (None, Some("heartbeat-request")) => {
+                self.reply(&json!({ "type": "heartbeat", "timestamp": now_ms() }));
+                None
+            }
+            (None, Some("health-check")) => {
+                self.reply(&self.health());
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn run(&self, req: Request) {
+        let id = req.id.clone();
+        let key = id.to_string();
+        let outcome = (self.handler)(req);
+        let cancelled = self
+            .cancels
+            .lock()
+            .remove(&key)
+            .is_some_and(|f| f.load(Ordering::Acquire));
+        self.tasks.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if cancelled {
+            return;
+        }
+        let mut reply = Map::new();
+        reply.insert("id".into(), id);
+        match outcome {
+            Ok(result) => {
+                reply.insert("result".into(), result);
+            }
+            Err(err) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                reply.insert(
+                    "error".into(),
+                    serde_json::to_value(err).unwrap_or(Value::Null),
+                );
+            }
+        }
+        self.reply(&Value::Object(reply));
+    }
+
+    fn health(&self) -> Value {
+        json!({
+            "type": "health-status",
+            "healthy": true,
+            "metrics": {
+                "memory": crate::process::rss_bytes(std::process::id()).unwrap_or(0),
+                "taskCount": self.tasks.load(Ordering::Relaxed),
+                "errors": self.errors.load(Ordering::Relaxed),
+                "inFlight": self.in_flight.load(Ordering::Relaxed),
+                "uptime": self.started.elapsed().as_secs_f64(),
+            }
+        })
+    }
+
+    fn reply(&self, msg: &Value) {
+        // The parent gone is the only way this fails; the read loop sees
+        // the disconnect and ends.
+        let _ = self.out.send(msg);
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
