@@ -34,6 +34,8 @@ class WorkerPool extends EventEmitter {
   #encode;
   #size;
   #pending = new Map();
+  /** requestMany() batches: id ranges [first, end) with one promise each. */
+  #groups = [];
   #nextId = 1;
   #state = 'open';
   #closing = null;
@@ -117,18 +119,21 @@ class WorkerPool extends EventEmitter {
     if (!Array.isArray(items)) return Promise.reject(new TypeError('items must be an array'));
     if (items.length === 0) return Promise.resolve([]);
     if (this.#mode !== 'json') return Promise.all(items.map((item) => this.request(item)));
-    let texts;
+    let text;
     try {
-      texts = items.map((item) => jsonText(item) ?? 'null');
+      // One stringify for all; the engine splits the array. undefined
+      // items become null, as in any JSON array.
+      text = jsonText(items);
     } catch (err) {
       return Promise.reject(err);
     }
     const first = this.#nextId;
     this.#nextId += items.length;
     return new Promise((resolve, reject) => {
-      const group = { results: new Array(items.length), left: items.length, failed: false, resolve, reject };
-      for (let i = 0; i < items.length; i++) this.#track(first + i, { group, index: i });
-      this.#native.requestMany(first, texts);
+      const group = { first, end: first + items.length, results: new Array(items.length), left: items.length, failed: false, resolve, reject };
+      this.#groups.push(group);
+      if (this.#groups.length === 1 && this.#pending.size === 0) this.#updateKeepAlive();
+      this.#native.requestMany(first, text);
     });
   }
 
@@ -255,7 +260,7 @@ class WorkerPool extends EventEmitter {
 
   #updateKeepAlive() {
     if (this.#state === 'closed') return;
-    const needed = this.#state !== 'open' || this.#refed || this.#pending.size > 0;
+    const needed = this.#state !== 'open' || this.#refed || this.#pending.size > 0 || this.#groups.length > 0;
     if (needed) this.#keepAlive.ref();
     else this.#keepAlive.unref();
   }
@@ -321,28 +326,38 @@ class WorkerPool extends EventEmitter {
           break;
       }
     }
-    if (this.#pending.size === 0) this.#updateKeepAlive();
+    if (this.#pending.size === 0 && this.#groups.length === 0) this.#updateKeepAlive();
   }
 
   #settle(id, ok, value) {
     const entry = this.#pending.get(id);
-    if (entry === undefined) return;
-    this.#pending.delete(id);
-    const group = entry.group;
-    if (group !== undefined) {
-      if (group.failed) return;
-      if (!ok) {
-        group.failed = true;
-        group.reject(value);
-        return;
-      }
-      group.results[entry.index] = value;
-      if (--group.left === 0) group.resolve(group.results);
+    if (entry === undefined) {
+      this.#settleInGroup(id, ok, value);
       return;
     }
+    this.#pending.delete(id);
     if (entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
     if (ok) entry.resolve(value);
     else entry.reject(value);
+  }
+
+  #settleInGroup(id, ok, value) {
+    const groups = this.#groups;
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g];
+      if (id < group.first || id >= group.end) continue;
+      if (!ok && !group.failed) {
+        group.failed = true;
+        group.reject(value);
+      } else if (ok) {
+        group.results[id - group.first] = value;
+      }
+      if (--group.left === 0) {
+        groups.splice(g, 1);
+        if (!group.failed) group.resolve(group.results);
+      }
+      return;
+    }
   }
 
   #emitError(err) {

@@ -92,21 +92,32 @@ impl NativePool {
     }
 
     /// Submits many json-mode requests with ids `first_id..`, no type, the
-    /// pool's timeout, any worker.
+    /// pool's timeout, any worker. `items` is `JSON.stringify` of the array
+    /// of their `data`; it is split here, under one lock for all.
     #[napi]
-    pub fn request_many(&self, first_id: i64, data: Vec<String>) {
-        for (i, d) in data.into_iter().enumerate() {
-            self.submit(
-                first_id + i as i64,
-                Body::Json {
-                    data: Some(d),
+    pub fn request_many(&self, first_id: i64, items: String) -> napi::Result<u32> {
+        let parts: Vec<&serde_json::value::RawValue> =
+            serde_json::from_str(&items).map_err(|e| {
+                napi::Error::from_reason(format!("{}: {e}", ErrorCode::Serialize.as_str()))
+            })?;
+        let count = parts.len();
+        let requests = parts.into_iter().enumerate().map(|(i, data)| {
+            let id = (first_id + i as i64) as u64;
+            let inbox = Arc::clone(&self.inbox);
+            Request {
+                id,
+                body: Body::Json {
+                    data: Some(data.get().to_owned()),
                     kind: None,
                 },
-                -1.0,
-                Target::Any,
-                -1,
-            );
-        }
+                timeout: None,
+                target: Target::Any,
+                retries: None,
+                done: Box::new(move |outcome| inbox.settled(id, outcome)),
+            }
+        });
+        self.pool.submit_many(requests);
+        Ok(count as u32)
     }
 
     /// Submits an advanced-mode request: a whole frame (length prefix and

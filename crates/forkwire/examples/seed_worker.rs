@@ -30,7 +30,7 @@ struct Worker {
 }
 
 fn main() {
-    let mut channel = match Channel::from_env() {
+    let channel = match Channel::from_env() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("seed_worker: {e}");
@@ -44,13 +44,31 @@ fn main() {
         errors: AtomicU64::new(0),
         hung: AtomicBool::new(false),
     });
-    for msg in channel.incoming::<Value>() {
+    let (_, mut incoming) = channel.split();
+    loop {
+        // Answer everything already received, then write the replies in
+        // one go before waiting for more.
+        let msg = match incoming.try_recv::<Value>() {
+            Some(msg) => msg,
+            None => {
+                let _ = worker.out.flush();
+                match incoming.recv::<Value>() {
+                    Ok(Some(msg)) => Ok(msg),
+                    Ok(None) => break,
+                    Err(e) => Err(e),
+                }
+            }
+        };
         match msg {
             Ok(msg) if !worker.hung.load(Ordering::Relaxed) => worker.handle(msg),
             Ok(_) => {}
-            Err(e) => {
+            Err(e) if e.is_recoverable() || matches!(e, forkwire::ChannelError::Frame(_)) => {
                 worker.errors.fetch_add(1, Ordering::Relaxed);
                 eprintln!("seed_worker: {e}");
+            }
+            Err(e) => {
+                eprintln!("seed_worker: {e}");
+                break;
             }
         }
     }
@@ -87,10 +105,13 @@ impl Worker {
         self.tasks.fetch_add(1, Ordering::Relaxed);
         let field = |k: &str| data.as_object().and_then(|o: &Map<String, Value>| o.get(k));
         if let Some(code) = field("exit") {
+            // Replies to earlier requests are still owed.
+            let _ = self.out.flush();
             std::process::exit(code.as_i64().unwrap_or(1) as i32);
         }
         if field("hang").and_then(Value::as_bool) == Some(true) {
             self.hung.store(true, Ordering::Relaxed);
+            let _ = self.out.flush();
             return;
         }
         if let Some(message) = field("fail") {
@@ -111,7 +132,7 @@ impl Worker {
                 std::thread::spawn(move || {
                     std::thread::sleep(Duration::from_secs_f64(ms / 1000.0));
                     if !me.hung.load(Ordering::Relaxed) {
-                        me.reply(json!({ "id": id, "result": result }));
+                        me.reply_now(json!({ "id": id, "result": result }));
                     }
                 });
             }
@@ -132,7 +153,15 @@ impl Worker {
         })
     }
 
+    /// Replies from the reading thread wait for the next flush.
     fn reply(&self, msg: Value) {
+        if let Err(e) = self.out.send_deferred(&msg) {
+            eprintln!("seed_worker: cannot reply: {e}");
+        }
+    }
+
+    /// Replies from other threads are written at once.
+    fn reply_now(&self, msg: Value) {
         if let Err(e) = self.out.send(&msg) {
             eprintln!("seed_worker: cannot reply: {e}");
         }

@@ -63,20 +63,50 @@ impl Receiver {
     /// fully. Same end-of-stream and error rules as [`Receiver::recv`].
     pub fn recv_frame(&mut self) -> Result<Option<&[u8]>, ChannelError> {
         let range = loop {
-            match self.decoder.next_range() {
-                Some(Ok(range)) => {
-                    let frame = self.decoder.frame(range.clone());
-                    match internal::classify(self.decoder.mode(), frame) {
-                        None => break range,
-                        Some(kind) => self.answer_internal(kind)?,
-                    }
-                }
-                Some(Err(e)) => return Err(ChannelError::Frame(e)),
+            match self.next_buffered()? {
+                Some(range) => break range,
                 None if self.eof => return Ok(None),
                 None => self.fill()?,
             }
         };
         Ok(Some(self.decoder.frame(range)))
+    }
+
+    /// The next user frame if one is already buffered, without blocking:
+    /// `None` means a call to [`Receiver::recv_frame`] would have to wait
+    /// for the socket (a good moment to flush replies).
+    pub fn try_recv_frame(&mut self) -> Option<Result<&[u8], ChannelError>> {
+        match self.next_buffered() {
+            Ok(Some(range)) => Some(Ok(self.decoder.frame(range))),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// [`Receiver::try_recv_frame`], decoded into `T`.
+    pub fn try_recv<T: DeserializeOwned>(&mut self) -> Option<Result<T, ChannelError>> {
+        let mode = self.mode();
+        Some(
+            self.try_recv_frame()?
+                .and_then(|frame| codec::decode_frame(mode, frame).map_err(ChannelError::Decode)),
+        )
+    }
+
+    /// The next buffered user frame, answering internal ones on the way.
+    fn next_buffered(&mut self) -> Result<Option<std::ops::Range<usize>>, ChannelError> {
+        loop {
+            match self.decoder.next_range() {
+                Some(Ok(range)) => {
+                    let frame = self.decoder.frame(range.clone());
+                    match internal::classify(self.decoder.mode(), frame) {
+                        None => return Ok(Some(range)),
+                        Some(kind) => self.answer_internal(kind)?,
+                    }
+                }
+                Some(Err(e)) => return Err(ChannelError::Frame(e)),
+                None => return Ok(None),
+            }
+        }
     }
 
     /// Iterates over incoming messages until the channel closes. Each item

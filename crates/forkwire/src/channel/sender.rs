@@ -11,6 +11,9 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// Deferred bytes that force a write.
+const DEFER_LIMIT: usize = 64 * 1024;
+
 /// The sending half of a channel. Cheap to clone; every clone writes to the
 /// same socket, one whole frame at a time.
 #[derive(Clone, Debug)]
@@ -22,7 +25,8 @@ pub struct Sender {
 struct Inner {
     stream: UnixStream,
     mode: Mode,
-    /// Reused encode buffer; holding the lock also serialises writes.
+    /// Frames encoded and not yet written (see [`Sender::send_deferred`]);
+    /// holding the lock also serialises writes.
     buf: Mutex<Vec<u8>>,
     connected: AtomicBool,
 }
@@ -57,20 +61,57 @@ impl Sender {
     /// once the channel is closed.
     pub fn send<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), ChannelError> {
         let mut buf = self.inner.buf.lock();
+        self.encode(&mut buf, message)?;
+        self.flush_locked(&mut buf)
+    }
+
+    /// Encodes `message` behind any frames already waiting, and writes
+    /// them all only once [`Sender::flush`] is called (or 64 KiB wait, or
+    /// any thread calls [`Sender::send`]). Many replies then cost one
+    /// write: call `flush` when there is nothing more to answer right now.
+    pub fn send_deferred<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), ChannelError> {
+        let mut buf = self.inner.buf.lock();
+        self.encode(&mut buf, message)?;
+        if buf.len() >= DEFER_LIMIT {
+            self.flush_locked(&mut buf)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every deferred frame.
+    pub fn flush(&self) -> Result<(), ChannelError> {
+        let mut buf = self.inner.buf.lock();
+        if buf.is_empty() {
+            return Ok(());
+        }
+        self.flush_locked(&mut buf)
+    }
+
+    /// Writes bytes that already hold one or more complete frames in this
+    /// channel's mode (framing included), after any deferred frames.
+    pub fn send_frames(&self, frames: &[u8]) -> Result<(), ChannelError> {
+        let mut buf = self.inner.buf.lock();
+        if !buf.is_empty() {
+            self.flush_locked(&mut buf)?;
+        }
+        self.write_locked(frames)
+    }
+
+    fn encode<T: Serialize + ?Sized>(
+        &self,
+        buf: &mut Vec<u8>,
+        message: &T,
+    ) -> Result<(), ChannelError> {
+        codec::encode_frame(self.inner.mode, message, buf).map_err(ChannelError::Encode)
+    }
+
+    fn flush_locked(&self, buf: &mut Vec<u8>) -> Result<(), ChannelError> {
+        let res = self.write_locked(buf);
         buf.clear();
-        codec::encode_frame(self.inner.mode, message, &mut buf).map_err(ChannelError::Encode)?;
-        let res = self.write_locked(&buf);
         if buf.capacity() > 1 << 20 {
             *buf = Vec::new();
         }
         res
-    }
-
-    /// Writes bytes that already hold one or more complete frames in this
-    /// channel's mode (framing included).
-    pub fn send_frames(&self, frames: &[u8]) -> Result<(), ChannelError> {
-        let _guard = self.inner.buf.lock();
-        self.write_locked(frames)
     }
 
     fn write_locked(&self, mut bytes: &[u8]) -> Result<(), ChannelError> {

@@ -7,6 +7,7 @@
 mod frame;
 mod js_number;
 pub mod json;
+pub mod v8;
 
 pub use frame::{FrameDecoder, FrameError, Limits};
 pub use js_number::write_js_number;

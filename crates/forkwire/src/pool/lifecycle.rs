@@ -75,7 +75,7 @@ impl Shared {
         st.slots[slot].gen = gen;
         match worker::start(self, &self.options.command, slot, gen) {
             Ok((live, threads)) => {
-                fx.events.push(PoolEvent::Spawn {
+                fx.event(PoolEvent::Spawn {
                     worker: slot,
                     pid: live.pid,
                 });
@@ -92,7 +92,7 @@ impl Shared {
                     format!("worker {slot} could not be started: {e}"),
                 )
                 .on_worker(slot);
-                fx.events.push(PoolEvent::Error(err.clone()));
+                fx.event(PoolEvent::Error(err.clone()));
                 Err(err)
             }
         }
@@ -153,7 +153,7 @@ impl Shared {
             }
             st.slots[slot].live = None;
             st.unbind_keys(slot);
-            fx.events.push(PoolEvent::Exit {
+            fx.event(PoolEvent::Exit {
                 worker: slot,
                 pid,
                 status,
@@ -190,7 +190,7 @@ impl Shared {
         }
         if s.recent_restarts.len() >= policy.max_restarts {
             s.given_up = true;
-            fx.events.push(PoolEvent::Error(
+            fx.event(PoolEvent::Error(
                 RequestError::new(
                     ErrorCode::Spawn,
                     format!(
@@ -281,8 +281,7 @@ impl Shared {
         }
         for (slot, pid) in silent {
             st.counters.unresponsive += 1;
-            fx.events
-                .push(PoolEvent::Unresponsive { worker: slot, pid });
+            fx.event(PoolEvent::Unresponsive { worker: slot, pid });
         }
         st.timers
             .push(Reverse((now + hb.interval, Timer::Heartbeat)));

@@ -255,6 +255,13 @@ impl Pool {
         self.shared.fire(fx);
     }
 
+    /// Submits many requests under one lock; each `done` is called once.
+    pub fn submit_many(&self, requests: impl IntoIterator<Item = Request>) {
+        let mut fx = Effects::default();
+        self.shared.submit_many(requests, &mut fx);
+        self.shared.fire(fx);
+    }
+
     /// Sends `data` as a request and waits for the result, decoded as `R`.
     pub fn call<T, R>(&self, data: &T) -> Result<R, RequestError>
     where
@@ -476,15 +483,28 @@ impl Drop for Pool {
 impl Shared {
     /// Runs collected side effects; call without the lock.
     fn fire(&self, fx: Effects) {
-        for (done, outcome) in fx.settled {
-            done(outcome);
-        }
-        for event in fx.events {
-            (self.on_event)(event);
+        for item in fx.items {
+            match item {
+                state::Effect::Settle(done, outcome) => done(outcome),
+                state::Effect::Event(event) => (self.on_event)(event),
+            }
         }
     }
 
     fn submit(&self, request: Request, fx: &mut Effects) {
+        self.submit_many(std::iter::once(request), fx);
+    }
+
+    fn submit_many(&self, requests: impl IntoIterator<Item = Request>, fx: &mut Effects) {
+        let mut st = self.state.lock();
+        for request in requests {
+            self.enqueue(&mut st, request, fx);
+        }
+        st.pump();
+    }
+
+    /// Validates and queues one request (the caller pumps).
+    fn enqueue(&self, st: &mut State, request: Request, fx: &mut Effects) {
         let Request {
             id,
             body,
@@ -493,32 +513,29 @@ impl Shared {
             retries,
             done,
         } = request;
-        let mut st = self.state.lock();
         let refuse = |code, message: &str| Outcome::Failed(RequestError::new(code, message));
         if st.phase != Phase::Open {
-            fx.settled
-                .push((done, refuse(ErrorCode::Closed, "the pool is closed")));
+            fx.settle(done, refuse(ErrorCode::Closed, "the pool is closed"));
             return;
         }
         if st.queue.len() >= self.options.max_queue {
-            fx.settled.push((
+            fx.settle(
                 done,
                 refuse(ErrorCode::QueueFull, "the request queue is full"),
-            ));
+            );
             return;
         }
         if st.requests.contains_key(&id) {
-            fx.settled
-                .push((done, refuse(ErrorCode::Serialize, "duplicate request id")));
+            fx.settle(done, refuse(ErrorCode::Serialize, "duplicate request id"));
             return;
         }
         let frame: Arc<[u8]> = match body {
             Body::Json { data, kind } => {
                 if self.mode != Mode::Json {
-                    fx.settled.push((
+                    fx.settle(
                         done,
                         refuse(ErrorCode::Serialize, "a JSON body needs a json-mode pool"),
-                    ));
+                    );
                     return;
                 }
                 envelope::json_request(
@@ -552,7 +569,6 @@ impl Shared {
             },
         );
         st.queue.push_back(id);
-        st.pump();
     }
 
     fn cancel(&self, id: u64, code: ErrorCode, message: &str, fx: &mut Effects) -> bool {
@@ -588,64 +604,85 @@ impl Shared {
         true
     }
 
-    /// A frame from worker `slot` (process generation `gen`).
-    fn on_incoming(&self, slot: usize, gen: u64, incoming: envelope::Incoming) {
+    /// Frames from worker `slot` (process generation `gen`), handled under
+    /// one lock.
+    fn on_incoming(&self, slot: usize, gen: u64, batch: &mut Vec<envelope::Incoming>) {
         let mut fx = Effects::default();
         {
             let mut st = self.state.lock();
             let current = st.slots[slot].live.as_ref().is_some_and(|l| l.gen == gen);
-            match incoming {
-                envelope::Incoming::Reply {
-                    id,
-                    kind,
-                    payload,
-                    version,
-                } => {
-                    let ours =
-                        current && st.requests.get(&id).is_some_and(|e| e.worker == Some(slot));
-                    if !ours {
-                        // A reply to a request that already settled (timed
-                        // out, aborted) is dropped, never delivered twice.
-                        st.counters.late_replies += 1;
-                    } else if kind == envelope::ReplyKind::Progress {
-                        fx.events.push(PoolEvent::Progress { id, payload });
-                    } else {
-                        let expected = self.options.protocol_version.as_deref();
-                        let outcome = match (expected, version.as_deref()) {
-                            (Some(want), Some(got)) if want != got => Outcome::Failed(
-                                RequestError::new(
-                                    ErrorCode::Version,
-                                    format!("worker {slot} speaks protocol version {got}, the pool {want}"),
-                                )
-                                .on_worker(slot),
-                            ),
-                            _ if kind == envelope::ReplyKind::Error => Outcome::RemoteError(payload),
-                            _ => Outcome::Result(payload),
-                        };
-                        st.settle(id, outcome, &mut fx);
-                        self.after_reply(&mut st, slot);
-                        st.pump();
-                        if st.phase == Phase::Draining {
-                            self.idle_cv.notify_all();
-                        }
-                    }
+            let mut replies = false;
+            for incoming in batch.drain(..) {
+                replies |= self.on_one(&mut st, slot, current, incoming, &mut fx);
+            }
+            if replies {
+                st.pump();
+                if st.phase == Phase::Draining {
+                    self.idle_cv.notify_all();
                 }
-                envelope::Incoming::Heartbeat(payload) => match st.slots[slot].live.as_mut() {
-                    Some(live) if current && self.options.heartbeat.is_some() => {
-                        live.last_heartbeat = Instant::now();
-                    }
-                    _ => fx.events.push(PoolEvent::Message {
-                        worker: slot,
-                        payload,
-                    }),
-                },
-                envelope::Incoming::Event(payload) => fx.events.push(PoolEvent::Message {
-                    worker: slot,
-                    payload,
-                }),
             }
         }
         self.fire(fx);
+    }
+
+    /// One frame; true if it settled a request.
+    fn on_one(
+        &self,
+        st: &mut State,
+        slot: usize,
+        current: bool,
+        incoming: envelope::Incoming,
+        fx: &mut Effects,
+    ) -> bool {
+        match incoming {
+            envelope::Incoming::Reply {
+                id,
+                kind,
+                payload,
+                version,
+            } => {
+                let ours = current && st.requests.get(&id).is_some_and(|e| e.worker == Some(slot));
+                if !ours {
+                    // A reply to a request that already settled (timed
+                    // out, aborted) is dropped, never delivered twice.
+                    st.counters.late_replies += 1;
+                } else if kind == envelope::ReplyKind::Progress {
+                    fx.event(PoolEvent::Progress { id, payload });
+                } else {
+                    let expected = self.options.protocol_version.as_deref();
+                    let outcome = match (expected, version.as_deref()) {
+                        (Some(want), Some(got)) if want != got => Outcome::Failed(
+                            RequestError::new(
+                                ErrorCode::Version,
+                                format!(
+                                    "worker {slot} speaks protocol version {got}, the pool {want}"
+                                ),
+                            )
+                            .on_worker(slot),
+                        ),
+                        _ if kind == envelope::ReplyKind::Error => Outcome::RemoteError(payload),
+                        _ => Outcome::Result(payload),
+                    };
+                    st.settle(id, outcome, fx);
+                    self.after_reply(st, slot);
+                    return true;
+                }
+            }
+            envelope::Incoming::Heartbeat(payload) => match st.slots[slot].live.as_mut() {
+                Some(live) if current && self.options.heartbeat.is_some() => {
+                    live.last_heartbeat = Instant::now();
+                }
+                _ => fx.event(PoolEvent::Message {
+                    worker: slot,
+                    payload,
+                }),
+            },
+            envelope::Incoming::Event(payload) => fx.event(PoolEvent::Message {
+                worker: slot,
+                payload,
+            }),
+        }
+        false
     }
 
     fn on_protocol_error(&self, slot: usize, gen: u64, message: String, frame: &[u8]) {

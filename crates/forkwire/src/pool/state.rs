@@ -66,11 +66,25 @@ pub(crate) struct Slot {
     pub given_up: bool,
 }
 
-/// Side effects to run once the lock is released.
+/// Side effects to run, in order, once the lock is released.
 #[derive(Default)]
 pub(crate) struct Effects {
-    pub settled: Vec<(Completion, Outcome)>,
-    pub events: Vec<PoolEvent>,
+    pub items: Vec<Effect>,
+}
+
+pub(crate) enum Effect {
+    Settle(Completion, Outcome),
+    Event(PoolEvent),
+}
+
+impl Effects {
+    pub fn settle(&mut self, done: Completion, outcome: Outcome) {
+        self.items.push(Effect::Settle(done, outcome));
+    }
+
+    pub fn event(&mut self, event: PoolEvent) {
+        self.items.push(Effect::Event(event));
+    }
 }
 
 /// Counters that only grow.
@@ -246,7 +260,7 @@ impl State {
             }
         }
         if let Some(done) = entry.done.take() {
-            fx.settled.push((done, outcome));
+            fx.settle(done, outcome);
         }
         true
     }

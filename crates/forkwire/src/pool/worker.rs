@@ -4,7 +4,8 @@
 
 use super::envelope;
 use super::Shared;
-use crate::channel::{ChannelError, Sender};
+use crate::channel::{ChannelError, Receiver, Sender};
+use crate::codec::Mode;
 use crate::process::{Command, Reaper, SpawnError};
 use crossbeam_channel as cb;
 use std::collections::HashSet;
@@ -64,23 +65,7 @@ pub(crate) fn start(
     let spawned = [
         spawn_thread(name("writer"), shared, move |_| write_loop(rx, sender)),
         spawn_thread(name("reader"), shared, move |shared| {
-            loop {
-                match receiver.recv_frame() {
-                    Ok(Some(frame)) => match envelope::parse(mode, frame) {
-                        Ok(incoming) => shared.on_incoming(slot, gen, incoming),
-                        Err(message) => shared.on_protocol_error(slot, gen, message, frame),
-                    },
-                    Ok(None) => break,
-                    Err(e) if e.is_recoverable() => {
-                        shared.on_protocol_error(slot, gen, e.to_string(), &[])
-                    }
-                    Err(ChannelError::Frame(e)) => {
-                        shared.on_protocol_error(slot, gen, e.to_string(), &[]);
-                        break;
-                    }
-                    Err(_) => break,
-                }
-            }
+            read_loop(shared, &mut receiver, mode, slot, gen);
             shared.on_disconnect(slot, gen);
         }),
         {
@@ -124,6 +109,53 @@ where
             shared.thread_done();
         })
         .ok()
+}
+
+/// Frames handled under one lock at most.
+const READ_BATCH: usize = 256;
+
+/// Reads frames until the channel closes, handing them to the pool in
+/// batches: whatever is already buffered, up to [`READ_BATCH`].
+fn read_loop(shared: &Arc<Shared>, receiver: &mut Receiver, mode: Mode, slot: usize, gen: u64) {
+    let mut batch = Vec::new();
+    loop {
+        let frame = match receiver.try_recv_frame() {
+            Some(frame) if batch.len() < READ_BATCH => frame,
+            next => {
+                if !batch.is_empty() {
+                    shared.on_incoming(slot, gen, &mut batch);
+                }
+                match next {
+                    Some(frame) => frame,
+                    None => match receiver.recv_frame() {
+                        Ok(Some(frame)) => Ok(frame),
+                        Ok(None) => return,
+                        Err(e) => Err(e),
+                    },
+                }
+            }
+        };
+        match frame {
+            Ok(frame) => match envelope::parse(mode, frame) {
+                Ok(incoming) => batch.push(incoming),
+                Err(message) => shared.on_protocol_error(slot, gen, message, frame),
+            },
+            Err(e) if e.is_recoverable() => shared.on_protocol_error(slot, gen, e.to_string(), &[]),
+            Err(ChannelError::Frame(e)) => {
+                if !batch.is_empty() {
+                    shared.on_incoming(slot, gen, &mut batch);
+                }
+                shared.on_protocol_error(slot, gen, e.to_string(), &[]);
+                return;
+            }
+            Err(_) => {
+                if !batch.is_empty() {
+                    shared.on_incoming(slot, gen, &mut batch);
+                }
+                return;
+            }
+        }
+    }
 }
 
 fn write_loop(rx: cb::Receiver<Outgoing>, sender: Sender) {

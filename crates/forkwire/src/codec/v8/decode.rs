@@ -1,0 +1,798 @@
+//! The decoder: V8 payload bytes to a [`Value`], accepting what Node 20's
+//! channel deserializer accepts. It runs on an explicit stack of open
+//! containers instead of recursing, so nesting is bounded by
+//! [`Limits::max_depth`](super::Limits::max_depth) and never by the thread's
+//! stack; object ids are assigned and registered at the same points as in
+//! V8, so back-references resolve to the same objects.
+
+use std::mem;
+
+use super::bigint::BigInt;
+use super::error::Error;
+use super::key::{duplicate_key, Key, Occupied};
+use super::reader::Reader;
+use super::receiver::{
+    Anchor, Array, ArrayBuffer, ArrayBufferView, Boxed, Date, ErrorKind, HostObject, JsError,
+    JsMap, JsSet, Object, Primitive, RegExp, SparseArray, ViewKind, REGEXP_VALID_FLAGS,
+};
+use super::string::JsString;
+use super::tag;
+use super::value::Value;
+
+/// Decodes one payload (header included, nothing after the value).
+pub(super) fn decode_payload(payload: &[u8], max_depth: usize) -> Result<Value, Error> {
+    let mut decoder = Decoder {
+        r: Reader::new(payload),
+        slots: Vec::new(),
+        max_depth,
+    };
+    decoder.header()?;
+    let value = decoder.value()?;
+    if decoder.r.remaining() > 0 {
+        return Err(Error::TrailingBytes {
+            offset: decoder.r.pos(),
+        });
+    }
+    Ok(value)
+}
+
+/// What V8's id table holds for each object id.
+enum Slot {
+    /// Allocated but not registered yet (an Error or host object being
+    /// read): references to it fail, as in V8.
+    Pending,
+    /// A container being read: references to it are cycles, written as
+    /// [`Value::Ref`] to the anchor it will carry.
+    Open(Option<Anchor>),
+    /// A finished object.
+    Done(Value),
+}
+
+struct Decoder<'a> {
+    r: Reader<'a>,
+    slots: Vec<Slot>,
+    max_depth: usize,
+}
+
+/// A container being read.
+struct Frame {
+    id: usize,
+    offset: usize,
+    kind: FrameKind,
+}
+
+enum FrameKind {
+    Object {
+        properties: Vec<(Key, Value)>,
+        key: Option<Key>,
+    },
+    Dense {
+        length: u32,
+        elements: Vec<Option<Value>>,
+        properties: Vec<(Key, Value)>,
+        key: Option<Key>,
+    },
+    Sparse {
+        length: u32,
+        properties: Vec<(Key, Value)>,
+        key: Option<Key>,
+    },
+    Map {
+        entries: Vec<(Value, Value)>,
+        key: Option<Value>,
+    },
+    Set {
+        values: Vec<Value>,
+    },
+    Error(ErrorParts),
+    Host {
+        value: Option<Value>,
+    },
+}
+
+#[derive(Default)]
+struct ErrorParts {
+    kind: Option<ErrorKind>,
+    message: Option<JsString>,
+    stack: Option<JsString>,
+    cause: Option<Value>,
+    cause_before_stack: bool,
+}
+
+/// What the innermost container needs next.
+enum Need {
+    Value,
+    Close,
+}
+
+/// The start of a value: complete, or a container to fill.
+enum Begun {
+    Value(Value),
+    Frame(Frame),
+}
+
+impl Frame {
+    /// Reads what comes before the container's next child (a key, holes,
+    /// Error sub-tags) and says whether a child or the end follows.
+    fn next(&mut self, r: &mut Reader<'_>) -> Result<Need, Error> {
+        match &mut self.kind {
+            FrameKind::Object { key, .. } => property_or_end(r, key, tag::END_OBJECT),
+            FrameKind::Sparse { key, .. } => property_or_end(r, key, tag::END_SPARSE_ARRAY),
+            FrameKind::Dense {
+                length,
+                elements,
+                key,
+                ..
+            } => {
+                while elements.len() < *length as usize {
+                    if r.peek_tag()? != tag::HOLE {
+                        return Ok(Need::Value);
+                    }
+                    r.tag()?;
+                    elements.push(None);
+                }
+                property_or_end(r, key, tag::END_DENSE_ARRAY)
+            }
+            FrameKind::Map { key, .. } => Ok(if key.is_none() && r.peek_tag()? == tag::END_MAP {
+                r.tag()?;
+                Need::Close
+            } else {
+                Need::Value
+            }),
+            FrameKind::Set { .. } => Ok(if r.peek_tag()? == tag::END_SET {
+                r.tag()?;
+                Need::Close
+            } else {
+                Need::Value
+            }),
+            FrameKind::Error(parts) => error_sub_tags(r, parts),
+            FrameKind::Host { value } => Ok(if value.is_none() {
+                Need::Value
+            } else {
+                Need::Close
+            }),
+        }
+    }
+
+    /// Takes the child that [`next`](Self::next) asked for.
+    fn accept(&mut self, v: Value) {
+        match &mut self.kind {
+            FrameKind::Object { properties, key }
+            | FrameKind::Sparse {
+                properties, key, ..
+            } => {
+                if let Some(k) = key.take() {
+                    properties.push((k, v));
+                }
+            }
+            FrameKind::Dense {
+                length,
+                elements,
+                properties,
+                key,
+            } => {
+                if elements.len() < *length as usize {
+                    elements.push(Some(v));
+                } else if let Some(k) = key.take() {
+                    properties.push((k, v));
+                }
+            }
+            FrameKind::Map { entries, key } => match key.take() {
+                Some(k) => entries.push((k, v)),
+                None => *key = Some(v),
+            },
+            FrameKind::Set { values } => values.push(v),
+            FrameKind::Error(parts) => parts.cause = Some(v),
+            FrameKind::Host { value } => *value = Some(v),
+        }
+    }
+}
+
+/// Inside an object or array: the end tag, or a key whose value follows.
+fn property_or_end(r: &mut Reader<'_>, key: &mut Option<Key>, end: u8) -> Result<Need, Error> {
+    if r.peek_tag()? == end {
+        r.tag()?;
+        return Ok(Need::Close);
+    }
+    *key = Some(read_key(r)?);
+    Ok(Need::Value)
+}
+
+/// Error sub-tags up to the cause (whose value follows) or the end. Node 20
+/// reads them in any order; each may appear once.
+fn error_sub_tags(r: &mut Reader<'_>, parts: &mut ErrorParts) -> Result<Need, Error> {
+    loop {
+        let at = r.pos();
+        let sub = r.varint()?;
+        let repeated = Err(Error::BadErrorTag {
+            offset: at,
+            tag: sub,
+        });
+        let kind = match u8::try_from(sub).unwrap_or(0) {
+            tag::error::EVAL => ErrorKind::EvalError,
+            tag::error::RANGE => ErrorKind::RangeError,
+            tag::error::REFERENCE => ErrorKind::ReferenceError,
+            tag::error::SYNTAX => ErrorKind::SyntaxError,
+            tag::error::TYPE => ErrorKind::TypeError,
+            tag::error::URI => ErrorKind::UriError,
+            tag::error::MESSAGE if parts.message.is_none() => {
+                parts.message = Some(read_string(r)?);
+                continue;
+            }
+            tag::error::STACK if parts.stack.is_none() => {
+                parts.cause_before_stack = parts.cause.is_some();
+                parts.stack = Some(read_string(r)?);
+                continue;
+            }
+            tag::error::CAUSE if parts.cause.is_none() => return Ok(Need::Value),
+            tag::error::END => return Ok(Need::Close),
+            _ => return repeated,
+        };
+        if parts.kind.replace(kind).is_some() {
+            return repeated;
+        }
+    }
+}
+
+fn read_key(r: &mut Reader<'_>) -> Result<Key, Error> {
+    let (at, t) = r.tag()?;
+    Ok(match t {
+        tag::ONE_BYTE_STRING | tag::TWO_BYTE_STRING | tag::UTF8_STRING => {
+            Key::String(string_body(r, t, at)?)
+        }
+        tag::INT32 => Key::Int32(zigzag(r.varint_u32()?)),
+        tag::UINT32 => Key::Uint32(r.varint_u32()?),
+        tag::DOUBLE => Key::Double(r.double()?),
+        _ => return Err(Error::InvalidKey { offset: at, tag: t }),
+    })
+}
+
+/// A string where V8 requires one (RegExp source, Error message and stack,
+/// String object).
+fn read_string(r: &mut Reader<'_>) -> Result<JsString, Error> {
+    let (at, t) = r.tag()?;
+    match t {
+        tag::ONE_BYTE_STRING | tag::TWO_BYTE_STRING | tag::UTF8_STRING => string_body(r, t, at),
+        _ => Err(Error::ExpectedString { offset: at, tag: t }),
+    }
+}
+
+fn string_body(r: &mut Reader<'_>, t: u8, at: usize) -> Result<JsString, Error> {
+    let bytes = r.length_prefixed()?;
+    Ok(match t {
+        tag::ONE_BYTE_STRING => JsString::from_latin1(bytes),
+        tag::TWO_BYTE_STRING => {
+            if bytes.len() % 2 == 1 {
+                return Err(Error::OddTwoByteLength {
+                    offset: at,
+                    length: bytes.len() as u32,
+                });
+            }
+            let units = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            JsString::from_two_byte_wire(units)
+        }
+        _ => match std::str::from_utf8(bytes) {
+            Ok(s) => JsString::from_utf8_wire(s.to_owned()),
+            Err(_) => return Err(Error::InvalidUtf8 { offset: at }),
+        },
+    })
+}
+
+fn zigzag(v: u32) -> i32 {
+    ((v >> 1) as i32) ^ -((v & 1) as i32)
+}
+
+/// The sign-and-length bitfield and digits of a BigInt.
+fn bigint_body(r: &mut Reader<'_>, at: usize) -> Result<BigInt, Error> {
+    let length_at = r.pos();
+    let bitfield = r.varint_u32()?;
+    // V8 keeps the byte length in bits 1 to 30; bit 31 would be dropped.
+    if bitfield >> 31 != 0 {
+        return Err(Error::BadBigInt { offset: at });
+    }
+    let digits = r.bytes(u64::from(bitfield >> 1), length_at)?;
+    if digits.is_empty() && bitfield & 1 == 1 {
+        return Err(Error::BadBigInt { offset: at });
+    }
+    Ok(BigInt::from_digits(bitfield & 1 == 1, digits.to_vec()))
+}
+
+impl Decoder<'_> {
+    fn header(&mut self) -> Result<(), Error> {
+        if self.r.byte().ok() != Some(tag::HEADER) {
+            return Err(Error::BadVersion {
+                offset: 0,
+                version: None,
+            });
+        }
+        let version = self.r.varint()?;
+        if !(tag::MIN_VERSION..=u64::from(tag::VERSION)).contains(&version) {
+            return Err(Error::BadVersion {
+                offset: 0,
+                version: Some(version),
+            });
+        }
+        Ok(())
+    }
+
+    fn value(&mut self) -> Result<Value, Error> {
+        let mut top = match self.begin(0)? {
+            Begun::Value(v) => return Ok(v),
+            Begun::Frame(f) => f,
+        };
+        let mut parents: Vec<Frame> = Vec::new();
+        loop {
+            match top.next(&mut self.r)? {
+                Need::Value => match self.begin(parents.len() + 1)? {
+                    Begun::Value(v) => top.accept(v),
+                    Begun::Frame(child) => parents.push(mem::replace(&mut top, child)),
+                },
+                Need::Close => match parents.pop() {
+                    Some(parent) => {
+                        let done = mem::replace(&mut top, parent);
+                        let v = self.close(done)?;
+                        top.accept(v);
+                    }
+                    None => return self.close(top),
+                },
+            }
+        }
+    }
+
+    /// Reserves the next object id.
+    fn allocate(&mut self, slot: Slot) -> usize {
+        self.slots.push(slot);
+        self.slots.len() - 1
+    }
+
+    /// Records a finished leaf object under a fresh id.
+    fn leaf(&mut self, v: Value) -> Begun {
+        self.slots.push(Slot::Done(v.clone()));
+        Begun::Value(v)
+    }
+
+    fn open(
+        &mut self,
+        depth: usize,
+        offset: usize,
+        slot: Slot,
+        kind: FrameKind,
+    ) -> Result<Begun, Error> {
+        if depth >= self.max_depth {
+            return Err(Error::TooDeep {
+                offset,
+                max_depth: self.max_depth,
+            });
+        }
+        let id = self.allocate(slot);
+        Ok(Begun::Frame(Frame { id, offset, kind }))
+    }
+
+    /// Reads one value's tag and either the whole value or the opening of a
+    /// container; `depth` is the number of containers already open.
+    fn begin(&mut self, depth: usize) -> Result<Begun, Error> {
+        loop {
+            let (at, t) = self.r.tag()?;
+            let r = &mut self.r;
+            let v = match t {
+                tag::UNDEFINED => Value::Undefined,
+                tag::NULL => Value::Null,
+                tag::TRUE => Value::Bool(true),
+                tag::FALSE => Value::Bool(false),
+                tag::INT32 => Value::Int32(zigzag(r.varint_u32()?)),
+                tag::UINT32 => Value::Uint32(r.varint_u32()?),
+                tag::DOUBLE => Value::Double(r.double()?),
+                tag::BIGINT => Value::BigInt(bigint_body(r, at)?),
+                tag::ONE_BYTE_STRING | tag::TWO_BYTE_STRING | tag::UTF8_STRING => {
+                    Value::String(string_body(r, t, at)?)
+                }
+                tag::VERIFY_OBJECT_COUNT => {
+                    r.varint_u32()?;
+                    continue;
+                }
+                tag::OBJECT_REFERENCE => return self.reference(at).map(Begun::Value),
+                tag::BEGIN_OBJECT => {
+                    let kind = FrameKind::Object {
+                        properties: Vec::new(),
+                        key: None,
+                    };
+                    return self.open(depth, at, Slot::Open(None), kind);
+                }
+                tag::BEGIN_DENSE_ARRAY => {
+                    let length_at = r.pos();
+                    let length = r.varint_u32()?;
+                    // Every element takes at least a byte.
+                    if length as usize > r.remaining() {
+                        return Err(Error::LengthPastEnd {
+                            offset: length_at,
+                            length: u64::from(length),
+                        });
+                    }
+                    let elements = Vec::with_capacity(length as usize);
+                    let kind = FrameKind::Dense {
+                        length,
+                        elements,
+                        properties: Vec::new(),
+                        key: None,
+                    };
+                    return self.open(depth, at, Slot::Open(None), kind);
+                }
+                tag::BEGIN_SPARSE_ARRAY => {
+                    let length = r.varint_u32()?;
+                    let kind = FrameKind::Sparse {
+                        length,
+                        properties: Vec::new(),
+                        key: None,
+                    };
+                    return self.open(depth, at, Slot::Open(None), kind);
+                }
+                tag::BEGIN_MAP => {
+                    let kind = FrameKind::Map {
+                        entries: Vec::new(),
+                        key: None,
+                    };
+                    return self.open(depth, at, Slot::Open(None), kind);
+                }
+                tag::BEGIN_SET => {
+                    return self.open(
+                        depth,
+                        at,
+                        Slot::Open(None),
+                        FrameKind::Set { values: Vec::new() },
+                    )
+                }
+                tag::ERROR => {
+                    return self.open(
+                        depth,
+                        at,
+                        Slot::Pending,
+                        FrameKind::Error(ErrorParts::default()),
+                    )
+                }
+                tag::HOST_OBJECT => {
+                    let sub_at = r.pos();
+                    match r.varint()? {
+                        tag::host::VIEW => {
+                            let index = r.varint()?;
+                            let kind = ViewKind::from_index(index).ok_or(Error::BadHostObject {
+                                offset: sub_at,
+                                reason: "unknown ArrayBufferView type index",
+                            })?;
+                            let bytes = r.length_prefixed()?.to_vec();
+                            return Ok(self.leaf(Value::from(ArrayBufferView::new(kind, bytes))));
+                        }
+                        tag::host::OTHER => {
+                            return self.open(
+                                depth,
+                                at,
+                                Slot::Pending,
+                                FrameKind::Host { value: None },
+                            )
+                        }
+                        _ => {
+                            return Err(Error::BadHostObject {
+                                offset: sub_at,
+                                reason: "sub-tag is neither 0 nor 1",
+                            })
+                        }
+                    }
+                }
+                tag::DATE => {
+                    let time = r.double()?;
+                    return Ok(self.leaf(Value::from(Date { anchor: None, time })));
+                }
+                tag::REGEXP => {
+                    let source = read_string(r)?;
+                    let flags = r.varint_u32()?;
+                    if flags & !REGEXP_VALID_FLAGS != 0 {
+                        return Err(Error::InvalidRegExpFlags { offset: at, flags });
+                    }
+                    return Ok(self.leaf(Value::from(RegExp {
+                        anchor: None,
+                        source,
+                        flags,
+                    })));
+                }
+                tag::ARRAY_BUFFER | tag::RESIZABLE_ARRAY_BUFFER => {
+                    let length_at = r.pos();
+                    let length = r.varint_u32()?;
+                    let max_byte_length = if t == tag::RESIZABLE_ARRAY_BUFFER {
+                        let max = r.varint_u32()?;
+                        if length > max {
+                            return Err(Error::CountMismatch {
+                                offset: length_at,
+                                declared: max,
+                                actual: u64::from(length),
+                            });
+                        }
+                        Some(max)
+                    } else {
+                        None
+                    };
+                    let bytes = r.bytes(u64::from(length), length_at)?.to_vec();
+                    // V8 reads a `V` right after a buffer as a view onto it;
+                    // Node frames views as host objects and never writes it.
+                    if let Some(offset) = r.upcoming(tag::ARRAY_BUFFER_VIEW) {
+                        return Err(Error::UnsupportedTag {
+                            offset,
+                            tag: tag::ARRAY_BUFFER_VIEW,
+                        });
+                    }
+                    return Ok(self.leaf(Value::from(ArrayBuffer {
+                        anchor: None,
+                        bytes,
+                        max_byte_length,
+                    })));
+                }
+                tag::TRUE_OBJECT
+                | tag::FALSE_OBJECT
+                | tag::NUMBER_OBJECT
+                | tag::BIGINT_OBJECT
+                | tag::STRING_OBJECT => {
+                    let value = match t {
+                        tag::TRUE_OBJECT => Primitive::Bool(true),
+                        tag::FALSE_OBJECT => Primitive::Bool(false),
+                        tag::NUMBER_OBJECT => Primitive::Number(r.double()?),
+                        tag::BIGINT_OBJECT => Primitive::BigInt(bigint_body(r, at)?),
+                        _ => Primitive::String(read_string(r)?),
+                    };
+                    return Ok(self.leaf(Value::from(Boxed {
+                        anchor: None,
+                        value,
+                    })));
+                }
+                t if tag::UNSUPPORTED.contains(&t) => {
+                    return Err(Error::UnsupportedTag { offset: at, tag: t })
+                }
+                t => return Err(Error::UnknownTag { offset: at, tag: t }),
+            };
+            return Ok(Begun::Value(v));
+        }
+    }
+
+    fn reference(&mut self, at: usize) -> Result<Value, Error> {
+        let id = self.r.varint_u32()?;
+        match usize::try_from(id).ok().and_then(|i| self.slots.get_mut(i)) {
+            Some(Slot::Done(v)) => Ok(v.clone()),
+            Some(Slot::Open(anchor)) => Ok(Value::Ref(*anchor.get_or_insert_with(Anchor::new))),
+            Some(Slot::Pending) | None => Err(Error::BadReference { offset: at, id }),
+        }
+    }
+
+    /// Reads a finished container's trailer, checks it, and builds the value.
+    fn close(&mut self, frame: Frame) -> Result<Value, Error> {
+        let Frame { id, offset, kind } = frame;
+        let anchor = match self.slots.get_mut(id) {
+            Some(Slot::Open(anchor)) => anchor.take(),
+            _ => None,
+        };
+        let duplicate = |key: Option<String>| match key {
+            Some(key) => Err(Error::DuplicateKey { offset, key }),
+            None => Ok(()),
+        };
+        let value = match kind {
+            FrameKind::Object { properties, .. } => {
+                self.count(properties.len())?;
+                duplicate(duplicate_key::<Value>(
+                    properties.iter().map(|(k, _)| k),
+                    Occupied::Object,
+                ))?;
+                Value::from(Object { anchor, properties })
+            }
+            FrameKind::Dense {
+                length,
+                elements,
+                properties,
+                ..
+            } => {
+                self.count(properties.len())?;
+                self.count(length as usize)?;
+                duplicate(duplicate_key(
+                    properties.iter().map(|(k, _)| k),
+                    Occupied::DenseArray(&elements),
+                ))?;
+                Value::from(Array {
+                    anchor,
+                    elements,
+                    properties,
+                })
+            }
+            FrameKind::Sparse {
+                length, properties, ..
+            } => {
+                self.count(properties.len())?;
+                self.count(length as usize)?;
+                duplicate(duplicate_key::<Value>(
+                    properties.iter().map(|(k, _)| k),
+                    Occupied::SparseArray,
+                ))?;
+                Value::from(SparseArray {
+                    anchor,
+                    length,
+                    properties,
+                })
+            }
+            FrameKind::Map { entries, .. } => {
+                self.count(entries.len() * 2)?;
+                Value::from(JsMap { anchor, entries })
+            }
+            FrameKind::Set { values } => {
+                self.count(values.len())?;
+                Value::from(JsSet { anchor, values })
+            }
+            FrameKind::Error(p) => Value::from(JsError {
+                anchor,
+                kind: p.kind.unwrap_or_default(),
+                message: p.message,
+                stack: p.stack,
+                cause: p.cause,
+                cause_before_stack: p.cause_before_stack,
+            }),
+            FrameKind::Host { value } => match value {
+                Some(v) if v.is_object() || matches!(v, Value::Ref(_)) => {
+                    Value::from(HostObject { anchor, value: v })
+                }
+                _ => {
+                    return Err(Error::BadHostObject {
+                        offset,
+                        reason: "a host object must carry an object",
+                    })
+                }
+            },
+        };
+        if let Some(slot) = self.slots.get_mut(id) {
+            *slot = Slot::Done(value.clone());
+        }
+        Ok(value)
+    }
+
+    /// Reads a count or length from a trailer and checks it against `actual`.
+    fn count(&mut self, actual: usize) -> Result<(), Error> {
+        let at = self.r.pos();
+        let declared = self.r.varint_u32()?;
+        if declared as usize != actual {
+            return Err(Error::CountMismatch {
+                offset: at,
+                declared,
+                actual: actual as u64,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn dec(s: &str) -> Result<Value, Error> {
+        decode_payload(&hex(s), 1000)
+    }
+
+    #[test]
+    fn primitives() {
+        assert!(matches!(dec("ff0f 49 02"), Ok(Value::Int32(1))));
+        assert!(matches!(
+            dec("ff0f 55 ffffffff0f"),
+            Ok(Value::Uint32(u32::MAX))
+        ));
+        assert!(matches!(dec("ff0f 5f"), Ok(Value::Undefined)));
+        assert!(matches!(dec("ff0f 00 00 30"), Ok(Value::Null)));
+        assert_eq!(dec("ff0f 53 03 e282ac").unwrap().as_str(), Some("\u{20ac}"));
+    }
+
+    #[test]
+    fn versions() {
+        assert!(dec("ff0d 49 02").is_ok());
+        assert_eq!(
+            dec("ff10 49 02").unwrap_err(),
+            Error::BadVersion {
+                offset: 0,
+                version: Some(16)
+            }
+        );
+        assert_eq!(
+            dec("49 02").unwrap_err(),
+            Error::BadVersion {
+                offset: 0,
+                version: None
+            }
+        );
+    }
+
+    #[test]
+    fn error_sub_tags_any_order_once() {
+        let e = dec("ff0f 72 73 220153 6d 220161 54 2e").unwrap();
+        let e = e.as_error().unwrap();
+        assert_eq!(e.kind, ErrorKind::TypeError);
+        assert_eq!(e.message.as_ref().unwrap(), "a");
+        assert!(matches!(
+            dec("ff0f 72 6d 220162 6d 220161 2e"),
+            Err(Error::BadErrorTag { .. })
+        ));
+        assert!(matches!(
+            dec("ff0f 72 51 2e"),
+            Err(Error::BadErrorTag { .. })
+        ));
+        // Node 20 order: message, cause, stack.
+        let e = dec("ff0f 72 6d 220161 63 5f 73 220153 2e").unwrap();
+        assert!(e.as_error().unwrap().cause_before_stack);
+    }
+
+    #[test]
+    fn references_follow_v8_registration() {
+        // An object can contain itself ...
+        let v = dec("ff0f 6f 2201 61 5e00 7b01").unwrap();
+        assert!(matches!(v.get("a"), Some(Value::Ref(a)) if Some(*a) == v.anchor()));
+        // ... an Error cannot (V8 11.3 registers it when complete) ...
+        assert!(matches!(
+            dec("ff0f 72 63 5e00 2e"),
+            Err(Error::BadReference { id: 0, .. })
+        ));
+        // ... and a host object's inner object is the next id.
+        let v = dec("ff0f 41 03 5c01 6f7b00 5e01 5e02 240003").unwrap();
+        assert!(matches!(v.get_index(1), Some(Value::Host(_))));
+        assert!(matches!(v.get_index(2), Some(Value::Object(_))));
+    }
+
+    #[test]
+    fn v8_rejections() {
+        assert!(matches!(
+            dec("ff0f 6f 2201 61 4902 2201 61 4904 7b02"),
+            Err(Error::DuplicateKey { .. })
+        ));
+        assert!(matches!(
+            dec("ff0f 41 01 4902 2206 6c656e677468 4904 2401 01"),
+            Err(Error::DuplicateKey { .. })
+        ));
+        assert!(dec("ff0f 41 01 2d 4900 4904 2401 01").is_ok());
+        assert!(matches!(dec("ff0f 5a 01"), Err(Error::BadBigInt { .. })));
+        assert!(matches!(
+            dec("ff0f 52 220161 40"),
+            Err(Error::InvalidRegExpFlags { .. })
+        ));
+        assert!(matches!(
+            dec("ff0f 3b 4902 3a 01"),
+            Err(Error::UnknownTag { tag: b':', .. })
+        ));
+        assert!(matches!(
+            dec("ff0f 5c 02"),
+            Err(Error::BadHostObject { .. })
+        ));
+        assert!(matches!(
+            dec("ff0f 5c 01 4902"),
+            Err(Error::BadHostObject { .. })
+        ));
+        assert!(matches!(
+            dec("ff0f 5c 00 0d 00"),
+            Err(Error::BadHostObject { .. })
+        ));
+        assert!(matches!(
+            dec("ff0f 63 03 610062"),
+            Err(Error::OddTwoByteLength { .. })
+        ));
+        assert!(matches!(
+            dec("ff0f 42 02 00 00 00"),
+            Err(Error::TrailingBytes { offset: 6 })
+        ));
+        assert!(matches!(
+            dec("ff0f 7e 04 02 0102"),
+            Err(Error::CountMismatch { .. })
+        ));
+        assert!(matches!(
+            dec("ff0f 56"),
+            Err(Error::UnsupportedTag { tag: b'V', .. })
+        ));
+    }
+}
