@@ -20,9 +20,10 @@ export declare class NativePool {
   request(id: number, data: string | undefined | null, kind: string | undefined | null, timeoutMs: number, worker: number, role: string | undefined | null, key: string | undefined | null, retries: number): void
   /**
    * Submits many json-mode requests with ids `first_id..`, no type, the
-   * pool's timeout, any worker.
+   * pool's timeout, any worker. `items` is `JSON.stringify` of the array
+   * of their `data`; it is split here, under one lock for all.
    */
-  requestMany(firstId: number, data: Array<string>): void
+  requestMany(firstId: number, items: string): number
   /**
    * Submits an advanced-mode request: a whole frame (length prefix and
    * V8 payload) whose envelope carries `id`.
