@@ -1,6 +1,6 @@
 //! The channel's error type.
 
-use crate::codec::{CodecError, FrameError, Mode};
+use crate::codec::{CodecError, FrameError};
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
@@ -19,8 +19,6 @@ pub enum ChannelError {
     NotASocket(RawFd),
     /// `NODE_CHANNEL_SERIALIZATION_MODE` names a mode Node does not have.
     UnknownMode(String),
-    /// The mode exists but this build cannot speak it.
-    UnsupportedMode(Mode),
     /// A frame was dropped (too large, or cut off at the end of input).
     /// The channel goes on with the next frame.
     Frame(FrameError),
@@ -61,9 +59,6 @@ impl fmt::Display for ChannelError {
             ChannelError::NotASocket(fd) => write!(f, "NODE_CHANNEL_FD={fd} is not a socket"),
             ChannelError::UnknownMode(m) => {
                 write!(f, "unknown NODE_CHANNEL_SERIALIZATION_MODE {m:?} (expected 'json' or 'advanced')")
-            }
-            ChannelError::UnsupportedMode(m) => {
-                write!(f, "serialization mode '{m}' is not supported by this build")
             }
             ChannelError::Frame(e) => write!(f, "bad frame: {e}"),
             ChannelError::Decode(e) => write!(f, "bad message: {e}"),

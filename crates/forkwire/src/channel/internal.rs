@@ -24,8 +24,17 @@ pub(crate) fn classify(mode: Mode, frame: &[u8]) -> Option<Internal> {
     if !contains(frame, b"NODE_") {
         return None;
     }
-    let value: Value = codec::decode_frame(mode, frame).ok()?;
-    let cmd = value.as_object()?.get("cmd")?.as_str()?;
+    let cmd = match mode {
+        Mode::Json => {
+            let value: Value = codec::json::decode(frame).ok()?;
+            value.as_object()?.get("cmd")?.as_str()?.to_owned()
+        }
+        Mode::Advanced => codec::v8::decode(frame)
+            .ok()?
+            .get("cmd")?
+            .as_str()?
+            .to_owned(),
+    };
     if !cmd.starts_with("NODE_") {
         return None;
     }

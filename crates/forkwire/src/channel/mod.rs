@@ -20,7 +20,7 @@ pub use error::ChannelError;
 pub use receiver::{Incoming, Receiver};
 pub use sender::Sender;
 
-use crate::codec::{self, Limits, Mode};
+use crate::codec::{Limits, Mode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -73,9 +73,6 @@ impl Channel {
             .ok_or_else(|| ChannelError::BadDescriptor(raw.clone()))?;
         let mode_name = std::env::var(ENV_MODE).unwrap_or_default();
         let mode = Mode::parse(&mode_name).ok_or(ChannelError::UnknownMode(mode_name))?;
-        if !codec::is_supported(mode) {
-            return Err(ChannelError::UnsupportedMode(mode));
-        }
         match socket::is_socket(fd) {
             Ok(true) => {}
             Ok(false) => return Err(ChannelError::NotASocket(fd)),
@@ -96,9 +93,6 @@ impl Channel {
         mode: Mode,
         limits: Limits,
     ) -> Result<Channel, ChannelError> {
-        if !codec::is_supported(mode) {
-            return Err(ChannelError::UnsupportedMode(mode));
-        }
         let write_half = stream.try_clone().map_err(ChannelError::Io)?;
         let sender = Sender::new(write_half, mode);
         let receiver = Receiver::new(stream, mode, limits, sender.clone());

@@ -1,7 +1,7 @@
 //! Pure encoders and decoders for the two wire formats of Node's IPC channel.
 //!
 //! Nothing here does I/O: [`FrameDecoder`] cuts a byte stream into frames,
-//! [`json`] turns frames into values and back. The channel layer glues these
+//! [`json`] and [`v8`] (advanced mode) turn frames into values and back. The channel layer glues these
 //! to a socket.
 
 mod frame;
@@ -58,17 +58,15 @@ impl fmt::Display for Mode {
 pub enum CodecError {
     /// json mode.
     Json(json::JsonError),
-    /// The mode is not available in this build.
-    UnsupportedMode(Mode),
+    /// advanced mode.
+    V8(v8::Error),
 }
 
 impl fmt::Display for CodecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CodecError::Json(e) => e.fmt(f),
-            CodecError::UnsupportedMode(m) => {
-                write!(f, "serialization mode '{m}' is not supported")
-            }
+            CodecError::V8(e) => e.fmt(f),
         }
     }
 }
@@ -77,8 +75,14 @@ impl std::error::Error for CodecError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CodecError::Json(e) => Some(e),
-            CodecError::UnsupportedMode(_) => None,
+            CodecError::V8(e) => Some(e),
         }
+    }
+}
+
+impl From<v8::Error> for CodecError {
+    fn from(e: v8::Error) -> Self {
+        CodecError::V8(e)
     }
 }
 
@@ -98,7 +102,24 @@ pub fn encode_frame<T: serde::Serialize + ?Sized>(
 ) -> Result<(), CodecError> {
     match mode {
         Mode::Json => Ok(json::encode(value, out)?),
-        Mode::Advanced => Err(CodecError::UnsupportedMode(mode)),
+        Mode::Advanced => {
+            let start = out.len();
+            out.extend_from_slice(&[0; 4]);
+            if let Err(e) = v8::to_vec_into(value, out) {
+                out.truncate(start);
+                return Err(e.into());
+            }
+            let len = out.len() - start - 4;
+            let Ok(len) = u32::try_from(len) else {
+                out.truncate(start);
+                return Err(v8::Error::Unsupported(format!(
+                    "a payload of {len} bytes (more than 4 GiB)"
+                ))
+                .into());
+            };
+            out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+            Ok(())
+        }
     }
 }
 
@@ -109,11 +130,6 @@ pub fn decode_frame<T: serde::de::DeserializeOwned>(
 ) -> Result<T, CodecError> {
     match mode {
         Mode::Json => Ok(json::decode(frame)?),
-        Mode::Advanced => Err(CodecError::UnsupportedMode(mode)),
+        Mode::Advanced => Ok(v8::from_slice(frame)?),
     }
-}
-
-/// Whether `mode` can be encoded and decoded by this build.
-pub fn is_supported(mode: Mode) -> bool {
-    matches!(mode, Mode::Json)
 }

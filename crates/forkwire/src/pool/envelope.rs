@@ -7,7 +7,7 @@
 //! the caller untouched.
 
 use super::events::Payload;
-use crate::codec::{self, json, Mode};
+use crate::codec::{self, json, v8, Mode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -56,8 +56,56 @@ struct Probe<'a> {
 pub(crate) fn parse(mode: Mode, frame: &[u8]) -> Result<Incoming, String> {
     match mode {
         Mode::Json => parse_json(frame),
-        Mode::Advanced => Err("advanced mode is not supported by this build".into()),
+        Mode::Advanced => parse_advanced(frame),
     }
+}
+
+/// advanced mode: the frame is decoded to find the envelope's members;
+/// the caller gets the whole payload and picks the member after its own
+/// decode (V8 back-references make cutting a member out unsafe).
+fn parse_advanced(frame: &[u8]) -> Result<Incoming, String> {
+    let value = v8::decode(frame).map_err(|e| e.to_string())?;
+    let whole = || Payload::Frame(frame.to_vec());
+    let get = |name: &str| value.get(name).filter(|v| !v.is_undefined());
+    let id = get("id")
+        .and_then(|v| v.as_f64())
+        .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f <= 9007199254740991.0);
+    let Some(id) = id else {
+        if get("type").and_then(|t| t.as_str()) == Some("heartbeat") {
+            return Ok(Incoming::Heartbeat(whole()));
+        }
+        return Ok(Incoming::Event(whole()));
+    };
+    let kind = if get("error").is_some_and(is_truthy_v8) {
+        ReplyKind::Error
+    } else if get("result").is_none() && get("progress").is_some() {
+        ReplyKind::Progress
+    } else {
+        ReplyKind::Result
+    };
+    Ok(Incoming::Reply {
+        id: id as u64,
+        kind,
+        payload: whole(),
+        version: get("version").map(|v| v.to_json().to_string()),
+    })
+}
+
+/// JavaScript truthiness of a decoded value, as `if (error)` sees it.
+fn is_truthy_v8(v: &v8::Value) -> bool {
+    if v.is_nullish() {
+        return false;
+    }
+    if let Some(b) = v.as_bool() {
+        return b;
+    }
+    if let Some(f) = v.as_f64() {
+        return f != 0.0 && !f.is_nan();
+    }
+    if let Some(s) = v.as_js_string() {
+        return !s.is_empty();
+    }
+    true
 }
 
 fn parse_json(frame: &[u8]) -> Result<Incoming, String> {

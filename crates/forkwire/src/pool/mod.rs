@@ -186,12 +186,6 @@ impl Pool {
     /// Like [`Pool::new`], reporting events to `on_event`.
     pub fn with_events(options: PoolOptions, on_event: EventHandler) -> Result<Pool, RequestError> {
         let mode = options.command.mode();
-        if !codec::is_supported(mode) {
-            return Err(RequestError::new(
-                ErrorCode::Spawn,
-                format!("serialization mode '{mode}' is not supported by this build"),
-            ));
-        }
         let size = options.size.max(1);
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(size, options.concurrency)),
