@@ -266,8 +266,12 @@ mod tests {
             Incoming::Reply { version: Some(v), .. } if v == r#""1.0""#));
         assert_eq!(json(r#"{"id":"x"}"#), Incoming::Event(p(r#"{"id":"x"}"#)));
         assert_eq!(json("42"), Incoming::Event(p("42")));
-        assert!(matches!(json(r#"{"id":1,"result":"\ud800"}"#),
-            Incoming::Reply { payload, .. } if payload == p(r#""\ufffd""#)));
+        // Raw members pass through untouched: JavaScript reads the lone
+        // surrogate escape back as the same lone surrogate.
+        assert!(matches!(
+            json(r#"{"id":1,"result":"\ud800"}"#),
+            Incoming::Reply { payload, .. } if payload == p(r#""\ud800""#)
+        ));
     }
 
     #[test]
