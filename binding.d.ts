@@ -50,7 +50,7 @@ export declare class NativePool {
 
 /** One batch of settled requests and events; see `src/inbox.rs`. */
 export interface NativeBatch {
-  /** `[kind, id, payload, ...]` as JSON text. */
+  /** `[kind, id, payload, worker, ...]` as JSON text. */
   json: string
   /** Advanced-mode payloads referenced from `json` by index. */
   frames: Array<Buffer>

@@ -91,6 +91,38 @@ export interface WorkerPoolOptions {
   stdio?: 'inherit' | 'ignore'
   /** Worker replacement, or `false` to never replace. Default `{}` (the defaults of {@link RestartOptions}). */
   restart?: RestartOptions | false
+  /** Times a request is resent to another worker when its worker dies (per request too). Default 0: it rejects with `ERR_FORKWIRE_WORKER_EXITED`. */
+  retries?: number
+  /**
+   * Heartbeats: every `interval` ms each worker gets `{type: 'heartbeat-request'}` and must answer
+   * `{type: 'heartbeat'}`; one silent for `timeout` ms is killed and replaced (`'unresponsive'` event).
+   * Default `false` (off). `timeout` defaults to 3 x `interval` (default 1000).
+   */
+  heartbeat?: { interval?: number; timeout?: number } | false
+  /** Retire a worker (after its in-flight work) once it has answered this many requests. Default 0: never. */
+  maxTasksPerWorker?: number
+  /** Retire a worker whose resident memory (read by the parent from /proc) exceeds this many MiB. Default 0: no limit. */
+  maxMemoryMb?: number
+  /** Recycle a worker after this many bad frames. Default 0: never. */
+  maxProtocolErrors?: number
+  /** Sent as `version` in every request; a reply with another `version` rejects with `ERR_FORKWIRE_VERSION`. Default: none. */
+  protocolVersion?: string | number
+}
+
+/** One entry of {@link WorkerPool.health}. */
+export interface WorkerHealth {
+  workerId: number
+  pid: number
+  /** The worker's own verdict (`healthy` of its `{type: 'health-status'}`), or false if it did not answer. */
+  healthy: boolean
+  /** `'timeout'` when the worker did not answer in time. */
+  reason?: 'timeout'
+  /** The worker's `metrics`, or null. */
+  metrics: Record<string, unknown> | null
+  /** Round trip of the health check in ms, or null. */
+  latencyMs: number | null
+  /** What the parent sees without asking: RSS in bytes (from /proc), requests served, restarts, pool uptime. */
+  parent: { rss: number | null; completed: number; failed: number; restarts: number; poolUptimeMs: number }
 }
 
 /** Options of {@link WorkerPool.request}. */
@@ -109,6 +141,8 @@ export interface RequestOptions {
   key?: string
   /** Called with each `{id, progress}` the worker sends before its reply. */
   onProgress?: (progress: unknown) => void
+  /** Resends if the worker dies; overrides the pool's `retries`. */
+  retries?: number
 }
 
 /** Options of {@link WorkerPool.close}. */
@@ -157,6 +191,12 @@ export interface PoolStats {
   /** Replies that came after their request had settled; they were dropped. */
   lateReplies: number
   restarts: number
+  /** Requests resent to another worker after theirs died. */
+  retried: number
+  /** Workers killed for missing heartbeats. */
+  unresponsive: number
+  /** Bad frames received from workers. */
+  protocolErrors: number
   workers: WorkerStats[]
 }
 
@@ -192,6 +232,8 @@ export declare class WorkerPool extends EventEmitter {
   removeRole(workerId: number, role: string): boolean
   /** Counters and per-worker state. */
   stats(): PoolStats
+  /** Asks every live worker `{type: 'health-check'}` and reports each, with what the parent sees. Default `timeout` 3000 ms. */
+  health(options?: { timeout?: number }): Promise<WorkerHealth[]>
   /** Closes the pool; resolves when every worker process has exited. */
   close(options?: CloseOptions): Promise<void>
   /** Lets the Node process exit while the pool has no pending requests. */
@@ -205,6 +247,8 @@ export declare class WorkerPool extends EventEmitter {
   on(event: 'exit', listener: (workerId: number, code: number | null, signal: string | null) => void): this
   /** A worker process (re)started. */
   on(event: 'spawn', listener: (workerId: number, pid: number) => void): this
+  /** A worker missed its heartbeats and was killed (it will be replaced). */
+  on(event: 'unresponsive', listener: (workerId: number, pid: number) => void): this
   /** A worker sent a frame that could not be read. */
   on(event: 'protocolError', listener: (info: { workerId: number; message: string }) => void): this
   /** A pool-level failure, e.g. a worker that cannot be restarted. Without a listener it becomes a process warning. */

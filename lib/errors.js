@@ -39,7 +39,7 @@ class WorkerError extends Error {
       if (typeof error.stack === 'string') this.remoteStack = error.stack;
       this.details = error;
     }
-    if (workerId !== undefined) this.workerId = workerId;
+    if (workerId !== undefined && workerId >= 0) this.workerId = workerId;
   }
 }
 

@@ -42,6 +42,7 @@ class WorkerPool extends EventEmitter {
   #keepAlive;
   #refed = true;
   #protocolVersion;
+  #onClosed = null;
   #startedAt = Date.now();
 
   /** @param {import('..').WorkerPoolOptions} options */
@@ -218,7 +219,7 @@ class WorkerPool extends EventEmitter {
     const timeout = nonNegative(options.timeout, 'timeout', 5000);
     this.#state = drain ? 'draining' : 'closing';
     this.#closing = new Promise((resolve) => {
-      this.once('_closed', resolve);
+      this.#onClosed = resolve;
     });
     this.#updateKeepAlive();
     this.#native.close(drain, timeout);
@@ -278,41 +279,40 @@ class WorkerPool extends EventEmitter {
     if (!this.#native) return;
     const { json, frames } = this.#native.drain();
     const items = JSON.parse(json);
-    for (let i = 0; i < items.length; i += 3) {
+    for (let i = 0; i < items.length; i += 4) {
       const kind = items[i];
       const id = items[i + 1];
       const payload = items[i + 2];
+      const worker = items[i + 3];
       switch (kind & 15) {
         case RESULT:
           this.#settle(id, true, this.#decode(kind, payload, frames, 'result'));
           break;
-        case REMOTE_ERROR: {
-          const entry = this.#pending.get(id);
-          this.#settle(id, false, new WorkerError(this.#decode(kind, payload, frames, 'error'), entry?.worker));
+        case REMOTE_ERROR:
+          this.#settle(id, false, new WorkerError(this.#decode(kind, payload, frames, 'error'), worker));
           break;
-        }
         case FAILED:
           this.#settle(id, false, fromNative(payload));
           break;
         case PROGRESS: {
           const onProgress = this.#pending.get(id)?.onProgress;
-          if (onProgress) onProgress(this.#decode(kind, payload, frames, 'progress'));
+          if (onProgress) this.#guard(onProgress, this.#decode(kind, payload, frames, 'progress'));
           break;
         }
         case MESSAGE:
-          this.emit('message', this.#decode(kind, payload, frames), id);
+          this.#emit('message', this.#decode(kind, payload, frames), id);
           break;
         case EXIT:
-          this.emit('exit', id, payload.code, payload.signal);
+          this.#emit('exit', id, payload.code, payload.signal);
           break;
         case UNRESPONSIVE:
-          this.emit('unresponsive', id, payload.pid);
+          this.#emit('unresponsive', id, payload.pid);
           break;
         case SPAWN:
-          this.emit('spawn', id, payload.pid);
+          this.#emit('spawn', id, payload.pid);
           break;
         case PROTOCOL_ERROR:
-          this.emit('protocolError', { workerId: id, message: payload.message });
+          this.#emit('protocolError', { workerId: id, message: payload.message });
           break;
         case ERROR:
           this.#emitError(fromNative(payload));
@@ -320,7 +320,7 @@ class WorkerPool extends EventEmitter {
         case CLOSED:
           this.#state = 'closed';
           clearInterval(this.#keepAlive);
-          this.emit('_closed');
+          this.#onClosed?.();
           break;
         default:
           break;
@@ -337,8 +337,12 @@ class WorkerPool extends EventEmitter {
     }
     this.#pending.delete(id);
     if (entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
-    if (ok) entry.resolve(value);
-    else entry.reject(value);
+    if (ok) {
+      entry.resolve(value);
+      return;
+    }
+    if (entry.signal && value.code === codes.ABORTED && value.cause === undefined) value.cause = entry.signal.reason;
+    entry.reject(value);
   }
 
   #settleInGroup(id, ok, value) {
@@ -360,8 +364,27 @@ class WorkerPool extends EventEmitter {
     }
   }
 
+  /**
+   * Emits one event of a batch. A listener that throws must not cost the
+   * rest of the batch: its exception is rethrown on its own tick, where it
+   * is an uncaught exception as with Node's own child 'message' events.
+   */
+  #emit(name, ...args) {
+    this.#guard(() => this.emit(name, ...args));
+  }
+
+  #guard(fn, arg) {
+    try {
+      fn(arg);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+  }
+
   #emitError(err) {
-    if (this.listenerCount('error') > 0) this.emit('error', err);
+    if (this.listenerCount('error') > 0) this.#emit('error', err);
     else process.emitWarning(err.message, { type: 'ForkwireWarning', code: err.code });
   }
 }

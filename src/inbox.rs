@@ -3,7 +3,7 @@
 //! Items pile up under a mutex; the first item after a drain wakes JS with
 //! one threadsafe-function call, and JS takes the whole batch with
 //! `drain()`. The batch crosses as one JSON array text of
-//! `[kind, id, payload, ...]` triples, which JS parses in one
+//! `[kind, id, payload, worker, ...]` quadruples (worker -1 where none), which JS parses in one
 //! `JSON.parse`; reply payloads are already JSON text and are pasted in
 //! as they came from the worker. Advanced-mode frames travel beside it as
 //! Buffers, referenced by index.
@@ -70,6 +70,7 @@ impl Inbox {
         id: i64,
         payload: Option<Payload>,
         extra: Option<serde_json::Value>,
+        worker: i64,
     ) {
         {
             let mut b = self.batch.lock();
@@ -95,6 +96,8 @@ impl Inbox {
             json.push_str(&id.to_string());
             json.push(',');
             json.push_str(&body);
+            json.push(',');
+            json.push_str(&worker.to_string());
         }
         if !self.scheduled.swap(true, Ordering::AcqRel) {
             self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
@@ -116,35 +119,44 @@ impl Inbox {
 
     pub fn settled(&self, id: u64, outcome: Outcome) {
         match outcome {
-            Outcome::Result(p) => self.push(Kind::Result, id as i64, Some(p), None),
-            Outcome::RemoteError(p) => self.push(Kind::RemoteError, id as i64, Some(p), None),
-            Outcome::Failed(e) => self.push(Kind::Failed, id as i64, None, Some(error_json(&e))),
+            Outcome::Result(p) => self.push(Kind::Result, id as i64, Some(p), None, -1),
+            Outcome::RemoteError { error, worker } => self.push(
+                Kind::RemoteError,
+                id as i64,
+                Some(error),
+                None,
+                worker as i64,
+            ),
+            Outcome::Failed(e) => {
+                self.push(Kind::Failed, id as i64, None, Some(error_json(&e)), -1)
+            }
         }
     }
 
     pub fn event(&self, event: PoolEvent) {
         match event {
-            PoolEvent::Message { worker, payload } => self.push(Kind::Message, worker as i64, Some(payload), None),
-            PoolEvent::Progress { id, payload } => self.push(Kind::Progress, id as i64, Some(payload), None),
-            PoolEvent::Spawn { worker, pid } => self.push(Kind::Spawn, worker as i64, None, Some(json!({ "pid": pid }))),
+            PoolEvent::Message { worker, payload } => self.push(Kind::Message, worker as i64, Some(payload), None, -1),
+            PoolEvent::Progress { id, payload } => self.push(Kind::Progress, id as i64, Some(payload), None, -1),
+            PoolEvent::Spawn { worker, pid } => self.push(Kind::Spawn, worker as i64, None, Some(json!({ "pid": pid })), -1),
             PoolEvent::Exit { worker, pid, status } => self.push(
                 Kind::Exit,
                 worker as i64,
                 None,
                 Some(json!({ "pid": pid, "code": status.code, "signal": status.signal.map(signal_name) })),
+                -1,
             ),
             PoolEvent::ProtocolError { worker, message } => {
-                self.push(Kind::ProtocolError, worker as i64, None, Some(json!({ "message": message })))
+                self.push(Kind::ProtocolError, worker as i64, None, Some(json!({ "message": message })), -1)
             }
             PoolEvent::Unresponsive { worker, pid } => {
-                self.push(Kind::Unresponsive, worker as i64, None, Some(json!({ "pid": pid })))
+                self.push(Kind::Unresponsive, worker as i64, None, Some(json!({ "pid": pid })), -1)
             }
-            PoolEvent::Error(e) => self.push(Kind::Error, -1, None, Some(error_json(&e))),
+            PoolEvent::Error(e) => self.push(Kind::Error, -1, None, Some(error_json(&e)), -1),
         }
     }
 
     pub fn closed(&self) {
-        self.push(Kind::Closed, -1, None, None);
+        self.push(Kind::Closed, -1, None, None, -1);
     }
 }
 

@@ -48,8 +48,10 @@ pub struct NativePoolOptions {
     pub protocol_version: Option<String>,
 }
 
+/// Milliseconds from JS as a Duration; huge values (`Infinity`) saturate
+/// and NaN or negatives are zero, never a panic.
 pub(crate) fn millis(ms: f64) -> Duration {
-    Duration::from_secs_f64(ms.max(0.0) / 1000.0)
+    Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX)
 }
 
 impl NativePoolOptions {

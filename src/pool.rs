@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// One batch of settled requests and events; see `src/inbox.rs`.
 #[napi(object)]
 pub struct NativeBatch {
-    /// `[kind, id, payload, ...]` as JSON text.
+    /// `[kind, id, payload, worker, ...]` as JSON text.
     pub json: String,
     /// Advanced-mode payloads referenced from `json` by index.
     pub frames: Vec<Buffer>,

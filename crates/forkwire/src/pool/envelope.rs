@@ -35,20 +35,27 @@ pub(crate) enum ReplyKind {
     Progress,
 }
 
+/// The members of a reply, as raw JSON. A member that is present holds
+/// `Some` even when its value is `null` (`{id, result: null}` resolves to
+/// `null`, not `undefined`).
 #[derive(Deserialize)]
 struct Probe<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     result: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     error: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     progress: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     version: Option<&'a RawValue>,
     #[serde(borrow, default, rename = "type")]
     kind: Option<std::borrow::Cow<'a, str>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 /// Classifies one frame's payload. An error is a frame that is not valid
@@ -271,6 +278,14 @@ mod tests {
         assert!(matches!(
             json(r#"{"id":1,"result":"\ud800"}"#),
             Incoming::Reply { payload, .. } if payload == p(r#""\ud800""#)
+        ));
+    }
+
+    #[test]
+    fn a_null_result_is_present() {
+        assert!(matches!(
+            json(r#"{"id":11,"result":null}"#),
+            Incoming::Reply { id: 11, kind: ReplyKind::Result, payload, .. } if payload == p("null")
         ));
     }
 

@@ -22,7 +22,12 @@ pub enum Outcome {
     /// `{id, result}`.
     Result(Payload),
     /// `{id, error}`: the worker's own failure.
-    RemoteError(Payload),
+    RemoteError {
+        /// The `error` member.
+        error: Payload,
+        /// The worker slot that answered.
+        worker: usize,
+    },
     /// Settled by the pool: timeout, abort, exit, close, ...
     Failed(RequestError),
 }

@@ -4,6 +4,7 @@
 use super::error::{ErrorCode, RequestError};
 use super::events::PoolEvent;
 use super::state::{Effects, Phase, State, Timer};
+use super::timer::after;
 use super::worker::{self, Outgoing};
 use super::Shared;
 use crate::process::ExitStatus;
@@ -112,10 +113,8 @@ impl Shared {
                 // A worker without a channel can do nothing more for us:
                 // end it, and let its exit bring a replacement.
                 let _ = live.reaper.kill(libc::SIGTERM);
-                st.timers.push(Reverse((
-                    Instant::now() + KILL_GRACE,
-                    Timer::Kill(slot, gen),
-                )));
+                st.timers
+                    .push(Reverse((after(KILL_GRACE), Timer::Kill(slot, gen))));
                 self.timer_cv.notify_one();
             }
             // Requests in flight fail when the exit comes (with its code
@@ -159,13 +158,16 @@ impl Shared {
                 status,
             });
             if st.phase != Phase::Closed {
+                st.slots[slot].restart_pending = false;
                 if planned {
                     // Recycling is not a crash: replace at once, uncounted.
+                    st.slots[slot].restart_pending = true;
                     st.timers
                         .push(Reverse((Instant::now(), Timer::Respawn(slot))));
                 } else {
                     self.schedule_restart(&mut st, slot, &mut fx);
                 }
+                st.fail_stranded(&mut fx);
             }
             st.pump();
             self.idle_cv.notify_all();
@@ -203,13 +205,19 @@ impl Shared {
             ));
             return;
         }
-        let delay = policy.backoff * 2u32.saturating_pow(s.recent_restarts.len() as u32);
+        let delay = policy
+            .backoff
+            .checked_mul(2u32.saturating_pow(s.recent_restarts.len() as u32))
+            .unwrap_or(Duration::MAX);
         s.recent_restarts.push_back(now);
-        st.timers.push(Reverse((now + delay, Timer::Respawn(slot))));
+        s.restart_pending = true;
+        st.timers
+            .push(Reverse((after(delay), Timer::Respawn(slot))));
     }
 
     /// A restart timer fired.
     pub(super) fn respawn(self: &Arc<Self>, st: &mut State, slot: usize, fx: &mut Effects) {
+        st.slots[slot].restart_pending = false;
         if st.phase == Phase::Closed || st.slots[slot].live.is_some() {
             return;
         }
@@ -217,6 +225,7 @@ impl Shared {
         st.counters.restarts += 1;
         if self.start_worker(st, slot, fx).is_err() {
             self.schedule_restart(st, slot, fx);
+            st.fail_stranded(fx);
         }
     }
 
@@ -256,7 +265,7 @@ impl Shared {
             KILL_GRACE + self.options.timeout.unwrap_or(KILL_GRACE)
         };
         st.timers
-            .push(Reverse((Instant::now() + grace, Timer::Kill(slot, gen))));
+            .push(Reverse((after(grace), Timer::Kill(slot, gen))));
         self.timer_cv.notify_one();
     }
 
@@ -284,7 +293,7 @@ impl Shared {
             fx.event(PoolEvent::Unresponsive { worker: slot, pid });
         }
         st.timers
-            .push(Reverse((now + hb.interval, Timer::Heartbeat)));
+            .push(Reverse((after(hb.interval), Timer::Heartbeat)));
     }
 
     /// Memory timer: retire workers over `max_memory`.
@@ -305,12 +314,12 @@ impl Shared {
             self.recycle(st, slot);
         }
         st.timers
-            .push(Reverse((Instant::now() + MEMORY_CHECK, Timer::MemoryCheck)));
+            .push(Reverse((after(MEMORY_CHECK), Timer::MemoryCheck)));
     }
 
     /// See [`super::Pool::close`].
     pub(super) fn close(&self, options: CloseOptions) {
-        let deadline = Instant::now() + options.timeout;
+        let deadline = after(options.timeout);
         let mut fx = Effects::default();
         {
             let mut st = self.state.lock();

@@ -207,8 +207,10 @@ impl Pool {
             st.threads += 1;
             let now = Instant::now();
             if let Some(hb) = shared.options.heartbeat {
-                st.timers
-                    .push(std::cmp::Reverse((now + hb.interval, Timer::Heartbeat)));
+                st.timers.push(std::cmp::Reverse((
+                    timer::after(hb.interval),
+                    Timer::Heartbeat,
+                )));
             }
             if shared.options.max_memory.is_some() {
                 st.timers.push(std::cmp::Reverse((now, Timer::MemoryCheck)));
@@ -350,7 +352,7 @@ impl Pool {
         match outcome {
             Outcome::Result(p) => serde_json::from_value(decode(p, "result")?)
                 .map_err(|e| RequestError::new(ErrorCode::Protocol, e.to_string())),
-            Outcome::RemoteError(p) => {
+            Outcome::RemoteError { error: p, .. } => {
                 let value = decode(p, "error")?;
                 let message = match &value {
                     serde_json::Value::String(s) => s.clone(),
@@ -512,11 +514,8 @@ impl Shared {
             fx.settle(done, refuse(ErrorCode::Closed, "the pool is closed"));
             return;
         }
-        if st.queue.len() >= self.options.max_queue {
-            fx.settle(
-                done,
-                refuse(ErrorCode::QueueFull, "the request queue is full"),
-            );
+        if !st.can_serve(&target) {
+            fx.settle(done, Outcome::Failed(state::no_worker_left()));
             return;
         }
         if st.requests.contains_key(&id) {
@@ -543,7 +542,7 @@ impl Shared {
             Body::Frame(frame) => frame.into(),
         };
         let timeout = timeout.or(self.options.timeout).filter(|t| !t.is_zero());
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.map(timer::after);
         if let Some(at) = deadline {
             let earliest = st.timers.peek().map(|t| t.0 .0);
             st.timers.push(std::cmp::Reverse((at, Timer::Deadline(id))));
@@ -563,6 +562,22 @@ impl Shared {
             },
         );
         st.queue.push_back(id);
+        if st.queue.len() > self.options.max_queue {
+            // The limit is on requests that must wait: send what can go now,
+            // and refuse this one only if it would still wait.
+            st.pump();
+            if st.queue.len() > self.options.max_queue && st.queue.back() == Some(&id) {
+                st.queue.pop_back();
+                if let Some(mut entry) = st.requests.remove(&id) {
+                    if let Some(done) = entry.done.take() {
+                        fx.settle(
+                            done,
+                            refuse(ErrorCode::QueueFull, "the request queue is full"),
+                        );
+                    }
+                }
+            }
+        }
     }
 
     fn cancel(&self, id: u64, code: ErrorCode, message: &str, fx: &mut Effects) -> bool {
@@ -654,7 +669,10 @@ impl Shared {
                             )
                             .on_worker(slot),
                         ),
-                        _ if kind == envelope::ReplyKind::Error => Outcome::RemoteError(payload),
+                        _ if kind == envelope::ReplyKind::Error => Outcome::RemoteError {
+                            error: payload,
+                            worker: slot,
+                        },
                         _ => Outcome::Result(payload),
                     };
                     st.settle(id, outcome, fx);

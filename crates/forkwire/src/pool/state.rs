@@ -64,6 +64,15 @@ pub(crate) struct Slot {
     pub recent_restarts: VecDeque<Instant>,
     /// Set once the restart policy gave up on this slot.
     pub given_up: bool,
+    /// A restart is scheduled.
+    pub restart_pending: bool,
+}
+
+impl Slot {
+    /// Whether a process runs here now or will soon.
+    fn serving(&self) -> bool {
+        self.live.is_some() || self.restart_pending
+    }
 }
 
 /// Side effects to run, in order, once the lock is released.
@@ -99,6 +108,14 @@ pub(crate) struct Counters {
     pub retried: u64,
     pub unresponsive: u64,
     pub protocol_errors: u64,
+}
+
+/// The failure of a request that no worker is left to run.
+pub(crate) fn no_worker_left() -> RequestError {
+    RequestError::new(
+        ErrorCode::WorkerExited,
+        "no worker is left to run the request (restarts are disabled or exhausted)",
+    )
 }
 
 pub(crate) struct State {
@@ -249,7 +266,7 @@ impl State {
         }
         match &outcome {
             Outcome::Result(_) => self.counters.completed += 1,
-            Outcome::RemoteError(_) => self.counters.failed += 1,
+            Outcome::RemoteError { .. } => self.counters.failed += 1,
             Outcome::Failed(e) => {
                 self.counters.failed += 1;
                 match e.code {
@@ -299,6 +316,32 @@ impl State {
         let ids: Vec<u64> = self.requests.keys().copied().collect();
         for id in ids {
             self.settle(id, Outcome::Failed(err.clone()), fx);
+        }
+    }
+
+    /// Whether any worker that may run `target` is running or coming back.
+    /// (A role may still be given to a worker later, so any worker will do.)
+    pub fn can_serve(&self, target: &Target) -> bool {
+        match target {
+            Target::Worker(w) => self.slots.get(*w).is_some_and(Slot::serving),
+            _ => self.slots.iter().any(Slot::serving),
+        }
+    }
+
+    /// Fails queued requests that no worker is left to run.
+    pub fn fail_stranded(&mut self, fx: &mut Effects) {
+        let stranded: Vec<u64> = self
+            .queue
+            .iter()
+            .copied()
+            .filter(|id| {
+                self.requests
+                    .get(id)
+                    .is_some_and(|e| !self.can_serve(&e.target))
+            })
+            .collect();
+        for id in stranded {
+            self.settle(id, Outcome::Failed(no_worker_left()), fx);
         }
     }
 

@@ -11,6 +11,14 @@ use std::time::{Duration, Instant};
 /// Longest sleep with nothing scheduled; the thread re-checks the phase.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 
+/// The instant `after` from now, saturating far in the future instead of
+/// overflowing for huge durations (a timeout of `Infinity` ms).
+pub(crate) fn after(after: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    let now = Instant::now();
+    now.checked_add(after.min(FAR)).unwrap_or(now)
+}
+
 pub(crate) fn run(shared: &Arc<Shared>) {
     let mut st = shared.state.lock();
     loop {
