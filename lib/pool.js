@@ -8,6 +8,7 @@ const { codes, ForkwireError, WorkerError, fromNative } = require('./errors');
 const { advancedFrame, advancedDecode, jsonText, frameEncoder } = require('./serialization');
 const { normalize, nonNegative, nonNegativeInt } = require('./options');
 const { readRss } = require('./health');
+const { describeHandle, handleMessage } = require('./handles');
 
 // Batch item kinds (src/inbox.rs).
 const RESULT = 0;
@@ -34,6 +35,10 @@ class WorkerPool extends EventEmitter {
   #encode;
   #size;
   #pending = new Map();
+  /** JSON texts of default-option requests made this tick (see #requestBatched). */
+  #batch = [];
+  #batchFirst = 0;
+  #flushBound = () => this.#flush();
   /** requestMany() batches: id ranges [first, end) with one promise each. */
   #groups = [];
   #nextId = 1;
@@ -78,25 +83,46 @@ class WorkerPool extends EventEmitter {
   request(data, options = {}) {
     if (this.#state !== 'open') return Promise.reject(this.#closedError());
     const { timeout, signal, type, workerId, role, key, onProgress } = options;
-    const retries = options.retries === undefined ? -1 : nonNegativeInt(options, 'retries');
     if (signal?.aborted) {
       return Promise.reject(new ForkwireError('the request was aborted', codes.ABORTED, { cause: signal.reason }));
     }
-    const id = this.#nextId++;
+    if (this.#mode === 'json' && timeout === undefined && signal === undefined && type === undefined && workerId === undefined
+      && role === undefined && key === undefined && options.retries === undefined && options.handle == null) {
+      return this.#requestBatched(data, onProgress);
+    }
+    return this.#requestDirect(data, options);
+  }
+
+  /** A request with options: flushes the batch (keeping order), then one engine call. */
+  #requestDirect(data, options) {
+    const { timeout, signal, type, workerId, role, key, onProgress, handle, keepOpen } = options;
+    this.#flush();
+    const retries = options.retries === undefined ? -1 : nonNegativeInt(options, 'retries');
     const timeoutMs = timeout === undefined ? DEFAULT_TIMEOUT : nonNegative(timeout, 'timeout');
     const worker = this.#workerIndex(workerId);
     const kind = type === undefined ? undefined : String(type);
     const roleName = role === undefined ? undefined : String(role);
     const keyName = key === undefined ? undefined : String(key);
+    let id;
     try {
-      if (this.#mode === 'json') {
-        this.#native.request(id, jsonText(data), kind, timeoutMs, worker, roleName, keyName, retries);
+      if (handle !== undefined && handle !== null) {
+        const passed = describeHandle(handle, keepOpen);
+        id = this.#nextId;
+        this.#requestWithHandle(id, data, kind, timeoutMs, worker, roleName, keyName, retries, passed);
+        this.#nextId++;
+      } else if (this.#mode === 'json') {
+        const text = jsonText(data);
+        id = this.#nextId++;
+        this.#native.request(id, text, kind, timeoutMs, worker, roleName, keyName, retries);
       } else {
+        id = this.#nextId;
         const envelope = { id };
         if (kind !== undefined) envelope.type = kind;
         if (this.#protocolVersion !== undefined) envelope.version = this.#protocolVersion;
         envelope.data = data;
-        this.#native.requestFrame(id, advancedFrame(envelope), timeoutMs, worker, roleName, keyName, retries);
+        const frame = advancedFrame(envelope);
+        this.#nextId++;
+        this.#native.requestFrame(id, frame, timeoutMs, worker, roleName, keyName, retries);
       }
     } catch (err) {
       return Promise.reject(err);
@@ -109,6 +135,39 @@ class WorkerPool extends EventEmitter {
       }
       this.#track(id, entry);
     });
+  }
+
+  /**
+   * A request with every option at its default: queued here and handed to
+   * the engine with the others of the same tick in one call (ids are
+   * consecutive, so the engine numbers them from the first).
+   */
+  #requestBatched(data, onProgress) {
+    let text;
+    try {
+      text = jsonText(data);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // `undefined` data has no JSON text: the envelope goes without `data`.
+    if (text === undefined) return this.#requestDirect(data, { onProgress });
+    const id = this.#nextId++;
+    if (this.#batch.length === 0) {
+      this.#batchFirst = id;
+      queueMicrotask(this.#flushBound);
+    }
+    this.#batch.push(text);
+    return new Promise((resolve, reject) => {
+      this.#track(id, { resolve, reject, signal: undefined, onAbort: undefined, onProgress });
+    });
+  }
+
+  /** Hands the queued simple requests to the engine. */
+  #flush() {
+    const texts = this.#batch;
+    if (texts.length === 0) return;
+    this.#batch = [];
+    this.#native.requestMany(this.#batchFirst, texts.length === 1 ? `[${texts[0]}]` : `[${texts.join(',')}]`);
   }
 
   /**
@@ -128,6 +187,7 @@ class WorkerPool extends EventEmitter {
     } catch (err) {
       return Promise.reject(err);
     }
+    this.#flush();
     const first = this.#nextId;
     this.#nextId += items.length;
     return new Promise((resolve, reject) => {
@@ -138,15 +198,26 @@ class WorkerPool extends EventEmitter {
     });
   }
 
-  /** Sends a one-way message to one worker; false if it is not running. */
-  send(workerId, message) {
+  /**
+   * Sends a one-way message to one worker; false if it is not running.
+   * With a handle (net.Socket, net.Server, dgram.Socket), as
+   * child.send(message, handle, options).
+   */
+  send(workerId, message, handle, options = {}) {
     if (this.#state === 'closed') return false;
-    return this.#native.send(this.#workerIndex(workerId, true), this.#encode(message));
+    this.#flush();
+    const index = this.#workerIndex(workerId, true);
+    if (handle === undefined || handle === null) return this.#native.send(index, this.#encode(message));
+    const passed = describeHandle(handle, options.keepOpen);
+    const sent = this.#native.sendWithHandle(index, this.#encode(handleMessage(passed, message)), passed.fd, passed.type);
+    if (sent) passed.release();
+    return sent;
   }
 
   /** Sends a message to every worker (or those holding `options.role`); returns how many. */
   broadcast(message, options = {}) {
     if (this.#state === 'closed') return 0;
+    this.#flush();
     return this.#native.broadcast(this.#encode(message), options.role === undefined ? undefined : String(options.role));
   }
 
@@ -203,6 +274,7 @@ class WorkerPool extends EventEmitter {
 
   /** Counters and per-worker state. */
   stats() {
+    this.#flush();
     if (!this.#native) return { size: this.#size, idle: 0, busy: 0, queued: 0, inFlight: 0, completed: 0, failed: 0, timedOut: 0, aborted: 0, lateReplies: 0, restarts: 0, workers: [] };
     return JSON.parse(this.#native.stats());
   }
@@ -215,6 +287,7 @@ class WorkerPool extends EventEmitter {
   close(options = {}) {
     if (this.#closing) return this.#closing;
     if (!this.#native) return (this.#closing = Promise.resolve());
+    this.#flush();
     const drain = Boolean(options.drain);
     const timeout = nonNegative(options.timeout, 'timeout', 5000);
     this.#state = drain ? 'draining' : 'closing';
@@ -238,6 +311,21 @@ class WorkerPool extends EventEmitter {
     this.#refed = true;
     this.#updateKeepAlive();
     return this;
+  }
+
+  /** Submits a request with a handle; the pool owns the handle once this returns. */
+  #requestWithHandle(id, data, kind, timeoutMs, worker, role, key, retries, passed) {
+    if (this.#mode === 'json') {
+      this.#native.requestWithHandle(id, jsonText(data), undefined, kind, timeoutMs, worker, role, key, retries, passed.fd, passed.type);
+    } else {
+      const envelope = { id };
+      if (kind !== undefined) envelope.type = kind;
+      if (this.#protocolVersion !== undefined) envelope.version = this.#protocolVersion;
+      envelope.data = data;
+      const frame = advancedFrame(handleMessage(passed, envelope));
+      this.#native.requestWithHandle(id, undefined, frame, undefined, timeoutMs, worker, role, key, retries, passed.fd, passed.type);
+    }
+    passed.release();
   }
 
   #workerIndex(workerId, required = false) {
