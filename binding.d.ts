@@ -29,6 +29,19 @@ export declare class NativePool {
    * V8 payload) whose envelope carries `id`.
    */
   requestFrame(id: number, frame: Buffer, timeoutMs: number, worker: number, role: string | undefined | null, key: string | undefined | null, retries: number): void
+  /**
+   * Submits a request that carries a handle: as `request` (json mode,
+   * the engine wraps the envelope in the `NODE_HANDLE` frame) or
+   * `requestFrame` (advanced mode, `frame` is the whole `NODE_HANDLE`
+   * frame), plus the handle's descriptor and Node type name. The
+   * descriptor is duplicated before this returns.
+   */
+  requestWithHandle(id: number, data: string | undefined | null, frame: Buffer | undefined | null, kind: string | undefined | null, timeoutMs: number, worker: number, role: string | undefined | null, key: string | undefined | null, retries: number, fd: number, handleType: string): void
+  /**
+   * Sends a complete `NODE_HANDLE` frame with a handle to one worker.
+   * The descriptor is duplicated before this returns.
+   */
+  sendWithHandle(worker: number, frame: Buffer, fd: number, handleType: string): boolean
   /** Aborts request `id`; true if it was still open. */
   abort(id: number): boolean
   /** Sends a complete frame to one worker. */

@@ -5,6 +5,8 @@
  * @packageDocumentation
  */
 import { EventEmitter } from 'node:events'
+import type { Server, Socket } from 'node:net'
+import type { Socket as DgramSocket } from 'node:dgram'
 
 /** Stable error codes carried by {@link ForkwireError} as `code`. */
 export declare const codes: Readonly<{
@@ -17,6 +19,8 @@ export declare const codes: Readonly<{
   SERIALIZE: 'ERR_FORKWIRE_SERIALIZE'
   VERSION: 'ERR_FORKWIRE_VERSION'
   SPAWN: 'ERR_FORKWIRE_SPAWN'
+  /** A worker did not take a handle sent to it (it answered `NODE_HANDLE_NACK` each time). */
+  HANDLE_REFUSED: 'ERR_FORKWIRE_HANDLE_REFUSED'
 }>
 
 /** One of the values of {@link codes}. */
@@ -143,6 +147,28 @@ export interface RequestOptions {
   onProgress?: (progress: unknown) => void
   /** Resends if the worker dies; overrides the pool's `retries`. */
   retries?: number
+  /**
+   * A socket or server sent with the request, as `child.send(msg, handle)` sends it: the worker gets it with the
+   * request (a Rust worker: `Request::take_handle()`; a Node script: the second argument of `'message'`, with the
+   * envelope as the first). From a `'connection'` handler, this spreads connections over the workers. The pool owns
+   * the handle once `request()` returns; it is not resent if the worker that took it dies. A worker that refuses it
+   * rejects the request with `ERR_FORKWIRE_HANDLE_REFUSED`.
+   */
+  handle?: SendHandle
+  /** With `handle`: keep the socket open in this process too, as `child.send()`'s `keepOpen`. Default false: it is closed here as Node closes a sent socket. */
+  keepOpen?: boolean
+}
+
+/**
+ * What can go with a message or request: a connected `net.Socket`, a listening `net.Server`, or a bound
+ * `dgram.Socket` (as with `child.send()`; on Linux).
+ */
+export type SendHandle = Socket | Server | DgramSocket
+
+/** Options of {@link WorkerPool.send} with a handle. */
+export interface SendHandleOptions {
+  /** Keep the socket open in this process too. Default false: a `net.Socket` is closed here as `child.send()` closes it. */
+  keepOpen?: boolean
 }
 
 /** Options of {@link WorkerPool.close}. */
@@ -224,6 +250,12 @@ export declare class WorkerPool extends EventEmitter {
   requestMany<T = unknown>(items: unknown[]): Promise<T[]>
   /** Sends a one-way message to one worker; false if it is not running. */
   send(workerId: number, message: unknown): boolean
+  /**
+   * Sends a one-way message with a handle to one worker, as `child.send(message, handle, options)`; false if the
+   * worker is not running (the handle is then untouched). A worker that refuses the handle is reported as an
+   * `'error'` event with `ERR_FORKWIRE_HANDLE_REFUSED`. Throws `ERR_INVALID_HANDLE_TYPE` for anything else.
+   */
+  send(workerId: number, message: unknown, handle: SendHandle, options?: SendHandleOptions): boolean
   /** Sends a message to every worker, or to those holding `options.role`; returns how many. */
   broadcast(message: unknown, options?: { role?: string }): number
   /** Gives a worker slot a role (kept across restarts). Returns false for no such slot. */

@@ -12,6 +12,7 @@ const codes = Object.freeze({
   SERIALIZE: 'ERR_FORKWIRE_SERIALIZE',
   VERSION: 'ERR_FORKWIRE_VERSION',
   SPAWN: 'ERR_FORKWIRE_SPAWN',
+  HANDLE_REFUSED: 'ERR_FORKWIRE_HANDLE_REFUSED',
 });
 
 /** A failure of the pool itself (timeout, abort, exit, close, ...). */

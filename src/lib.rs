@@ -2,6 +2,7 @@
 //! The engine lives in the `forkwire` crate; `index.js` wraps these
 //! classes in the documented API.
 
+mod handle;
 mod inbox;
 mod options;
 mod pool;

@@ -143,6 +143,65 @@ impl NativePool {
         );
     }
 
+    /// Submits a request that carries a handle: as `request` (json mode,
+    /// the engine wraps the envelope in the `NODE_HANDLE` frame) or
+    /// `requestFrame` (advanced mode, `frame` is the whole `NODE_HANDLE`
+    /// frame), plus the handle's descriptor and Node type name. The
+    /// descriptor is duplicated before this returns.
+    #[allow(clippy::too_many_arguments)]
+    #[napi]
+    pub fn request_with_handle(
+        &self,
+        id: i64,
+        data: Option<String>,
+        frame: Option<Buffer>,
+        kind: Option<String>,
+        timeout_ms: f64,
+        worker: i32,
+        role: Option<String>,
+        key: Option<String>,
+        retries: i32,
+        fd: i32,
+        handle_type: String,
+    ) -> napi::Result<()> {
+        let (handle, handle_kind) = crate::handle::take(fd, &handle_type)?;
+        let inbox = Arc::clone(&self.inbox);
+        let id_u = id as u64;
+        let body = match frame {
+            Some(frame) => Body::Frame(frame.to_vec()),
+            None => Body::Json { data, kind },
+        };
+        self.pool.submit_with_handle(
+            Request {
+                id: id_u,
+                body,
+                timeout: timeout(timeout_ms),
+                target: target(worker, role, key),
+                retries: u32::try_from(retries).ok(),
+                done: Box::new(move |outcome| inbox.settled(id_u, outcome)),
+            },
+            handle,
+            handle_kind,
+        );
+        Ok(())
+    }
+
+    /// Sends a complete `NODE_HANDLE` frame with a handle to one worker.
+    /// The descriptor is duplicated before this returns.
+    #[napi]
+    pub fn send_with_handle(
+        &self,
+        worker: u32,
+        frame: Buffer,
+        fd: i32,
+        handle_type: String,
+    ) -> napi::Result<bool> {
+        let (handle, kind) = crate::handle::take(fd, &handle_type)?;
+        Ok(self
+            .pool
+            .send_frame_with_handle(worker as usize, frame.to_vec(), handle, kind))
+    }
+
     /// Aborts request `id`; true if it was still open.
     #[napi]
     pub fn abort(&self, id: i64) -> bool {

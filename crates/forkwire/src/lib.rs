@@ -24,6 +24,6 @@ pub mod pool;
 pub mod process;
 pub mod serve;
 
-pub use channel::{Channel, ChannelError, Receiver, Sender};
+pub use channel::{Channel, ChannelError, Handle, HandleKind, Receiver, Sender};
 pub use codec::Mode;
 pub use process::{ChildProcess, Command, ExitStatus, Reaper, SpawnError};

@@ -1,5 +1,6 @@
 //! The channel's error type.
 
+use super::HandleKind;
 use crate::codec::{CodecError, FrameError};
 use std::fmt;
 use std::io;
@@ -29,6 +30,9 @@ pub enum ChannelError {
     Encode(CodecError),
     /// The channel is closed (disconnected by either side).
     Disconnected,
+    /// The peer refused a passed handle (`NODE_HANDLE_NACK`) every time
+    /// it was sent; the handle was closed on this side.
+    HandleRefused(HandleKind),
     /// A socket call failed.
     Io(io::Error),
 }
@@ -41,6 +45,7 @@ impl ChannelError {
             ChannelError::Frame(FrameError::TooLarge { .. })
                 | ChannelError::Decode(_)
                 | ChannelError::Encode(_)
+                | ChannelError::HandleRefused(_)
         )
     }
 }
@@ -64,6 +69,9 @@ impl fmt::Display for ChannelError {
             ChannelError::Decode(e) => write!(f, "bad message: {e}"),
             ChannelError::Encode(e) => write!(f, "cannot send message: {e}"),
             ChannelError::Disconnected => write!(f, "the channel is closed"),
+            ChannelError::HandleRefused(kind) => {
+                write!(f, "the peer did not take the {kind} handle sent to it")
+            }
             ChannelError::Io(e) => write!(f, "channel I/O error: {e}"),
         }
     }

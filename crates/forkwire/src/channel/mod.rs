@@ -9,21 +9,29 @@
 //! Node's internal `NODE_*` messages are answered here and never reach the
 //! user. Disconnecting is closing the socket, as in Node: there is no
 //! goodbye message.
+//!
+//! Handles (sockets and servers) cross the channel as with
+//! `child.send(msg, handle)`: [`Sender::send_with_handle`] passes one,
+//! [`Receiver::recv_with_handle`] takes them (see [`Handle`]).
 
 mod error;
+mod handle;
 mod internal;
 mod receiver;
 mod sender;
 pub(crate) mod socket;
+mod socket_list;
 
 pub use error::ChannelError;
+pub use handle::{handle_frame, Handle, HandleKind, HandleReceipt};
+pub(crate) use handle::{wrap_json_frame, HandleDone};
 pub use receiver::{Incoming, Receiver};
 pub use sender::Sender;
 
 use crate::codec::{Limits, Mode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 /// The environment variable naming the channel's descriptor.
@@ -113,6 +121,24 @@ impl Channel {
     /// See [`Receiver::recv`].
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, ChannelError> {
         self.receiver.recv()
+    }
+
+    /// Sends one message with a handle. See [`Sender::send_with_handle`].
+    pub fn send_with_handle<T: Serialize + ?Sized>(
+        &self,
+        message: &T,
+        handle: impl AsFd,
+        kind: HandleKind,
+    ) -> Result<HandleReceipt, ChannelError> {
+        self.sender.send_with_handle(message, handle, kind)
+    }
+
+    /// Receives the next message and the handle that came with it.
+    /// See [`Receiver::recv_with_handle`].
+    pub fn recv_with_handle<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<(T, Option<Handle>)>, ChannelError> {
+        self.receiver.recv_with_handle()
     }
 
     /// Iterates over incoming messages until the peer disconnects.

@@ -26,6 +26,9 @@ pub enum ErrorCode {
     Spawn,
     /// The worker replied with an error.
     Remote,
+    /// The worker did not take the handle sent with a request or message
+    /// (it answered `NODE_HANDLE_NACK` every time).
+    HandleRefused,
 }
 
 impl ErrorCode {
@@ -42,6 +45,7 @@ impl ErrorCode {
             ErrorCode::Version => "ERR_FORKWIRE_VERSION",
             ErrorCode::Spawn => "ERR_FORKWIRE_SPAWN",
             ErrorCode::Remote => "ERR_FORKWIRE_REMOTE",
+            ErrorCode::HandleRefused => "ERR_FORKWIRE_HANDLE_REFUSED",
         }
     }
 }

@@ -23,6 +23,7 @@
 mod envelope;
 mod error;
 mod events;
+mod handle;
 mod lifecycle;
 mod state;
 mod stats;
@@ -494,13 +495,20 @@ impl Shared {
     fn submit_many(&self, requests: impl IntoIterator<Item = Request>, fx: &mut Effects) {
         let mut st = self.state.lock();
         for request in requests {
-            self.enqueue(&mut st, request, fx);
+            self.enqueue(&mut st, request, None, fx);
         }
         st.pump();
     }
 
-    /// Validates and queues one request (the caller pumps).
-    fn enqueue(&self, st: &mut State, request: Request, fx: &mut Effects) {
+    /// Validates and queues one request, with the handle it carries (the
+    /// caller pumps).
+    fn enqueue(
+        &self,
+        st: &mut State,
+        request: Request,
+        handle: Option<handle::PoolHandle>,
+        fx: &mut Effects,
+    ) {
         let Request {
             id,
             body,
@@ -531,13 +539,16 @@ impl Shared {
                     );
                     return;
                 }
-                envelope::json_request(
+                let frame = envelope::json_request(
                     id,
                     kind.as_deref(),
                     self.options.protocol_version.as_deref(),
                     data.as_deref(),
-                )
-                .into()
+                );
+                match &handle {
+                    Some(h) => h.wrap_json(&frame).into(),
+                    None => frame.into(),
+                }
             }
             Body::Frame(frame) => frame.into(),
         };
@@ -559,6 +570,7 @@ impl Shared {
                 done: Some(done),
                 worker: None,
                 retries_left: retries.unwrap_or(self.options.retries),
+                handle,
             },
         );
         st.queue.push_back(id);

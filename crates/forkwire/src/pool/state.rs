@@ -48,6 +48,8 @@ pub(crate) struct Entry {
     pub worker: Option<usize>,
     /// How many more times it may be resent if its worker dies.
     pub retries_left: u32,
+    /// The handle sent with it, until a worker takes it.
+    pub handle: Option<super::handle::PoolHandle>,
 }
 
 /// One worker slot: stable id, roles, the process running in it, if any.
@@ -240,7 +242,10 @@ impl State {
         };
         entry.worker = Some(w);
         live.in_flight.insert(id);
-        live.write(Arc::clone(&entry.frame));
+        match &entry.handle {
+            Some(handle) => live.write_handle(Arc::clone(&entry.frame), handle.clone(), Some(id)),
+            None => live.write(Arc::clone(&entry.frame)),
+        };
     }
 
     /// Settles request `id` (if it is still open) with `outcome`.

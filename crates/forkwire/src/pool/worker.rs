@@ -3,8 +3,9 @@
 //! replies, and a reaper that waits for the exit status.
 
 use super::envelope;
+use super::handle::{OnAnswer, PoolHandle};
 use super::Shared;
-use crate::channel::{ChannelError, Receiver, Sender};
+use crate::channel::{ChannelError, HandleDone, Receiver, Sender};
 use crate::codec::Mode;
 use crate::process::{Command, Reaper, SpawnError};
 use crossbeam_channel as cb;
@@ -18,6 +19,11 @@ const WRITE_BATCH: usize = 1 << 20;
 /// What the writer thread is asked to do.
 pub(crate) enum Outgoing {
     Frame(Arc<[u8]>),
+    /// A `NODE_HANDLE` frame and its descriptor: written alone, with the
+    /// descriptor on its first byte, after what came before.
+    Handle(Arc<[u8]>, PoolHandle, HandleDone),
+    /// The worker answered a handle: write what was held back behind it.
+    Resume,
     /// Flush what came before, then close the channel.
     Disconnect,
 }
@@ -38,11 +44,27 @@ pub(crate) struct Live {
     pub last_heartbeat: std::time::Instant,
     /// Bad frames received from this process.
     pub protocol_errors: usize,
+    /// Hears the worker's answer to each handle sent to it.
+    pub on_answer: OnAnswer,
 }
 
 impl Live {
     pub fn write(&self, frame: Arc<[u8]>) -> bool {
         self.connected && self.writer.send(Outgoing::Frame(frame)).is_ok()
+    }
+
+    /// Queues a `NODE_HANDLE` frame with its handle; `id` is the request
+    /// it carries, if it is one.
+    pub fn write_handle(&self, frame: Arc<[u8]>, handle: PoolHandle, id: Option<u64>) -> bool {
+        if !self.connected {
+            return false;
+        }
+        let on_answer = Arc::clone(&self.on_answer);
+        let kind = handle.kind;
+        let done: HandleDone = Box::new(move |answer| on_answer(id, kind, answer));
+        self.writer
+            .send(Outgoing::Handle(frame, handle, done))
+            .is_ok()
     }
 }
 
@@ -60,6 +82,7 @@ pub(crate) fn start(
     let mode = channel.mode();
     let (sender, mut receiver) = channel.split();
     let (tx, rx) = cb::unbounded();
+    let on_answer = super::handle::hook_up(shared, &sender, slot, gen);
 
     let name = |what: &str| format!("forkwire-{what}-{slot}");
     let spawned = [
@@ -90,6 +113,7 @@ pub(crate) fn start(
             retiring: false,
             last_heartbeat: std::time::Instant::now(),
             protocol_errors: 0,
+            on_answer,
         },
         threads,
     ))
@@ -161,30 +185,51 @@ fn read_loop(shared: &Arc<Shared>, receiver: &mut Receiver, mode: Mode, slot: us
 fn write_loop(rx: cb::Receiver<Outgoing>, sender: Sender) {
     let mut buf: Vec<u8> = Vec::new();
     while let Ok(first) = rx.recv() {
-        let mut disconnect = false;
+        let mut stop = false;
         let mut next = Some(first);
         while let Some(msg) = next.take() {
+            // Everything but a plain frame goes out on its own, after the
+            // bytes gathered before it.
             match msg {
                 Outgoing::Frame(f) => buf.extend_from_slice(&f),
-                Outgoing::Disconnect => {
-                    disconnect = true;
-                    break;
+                Outgoing::Handle(frame, handle, done) => {
+                    stop = !write_frames(&sender, &mut buf)
+                        || sender
+                            .send_frame_with_handle(frame, handle.fd, handle.kind, done)
+                            .is_err();
                 }
+                Outgoing::Resume => {
+                    stop = !write_frames(&sender, &mut buf);
+                    sender.resume();
+                }
+                Outgoing::Disconnect => {
+                    write_frames(&sender, &mut buf);
+                    sender.disconnect();
+                    stop = true;
+                }
+            }
+            if stop {
+                break;
             }
             if buf.len() < WRITE_BATCH {
                 next = rx.try_recv().ok();
             }
         }
-        if !buf.is_empty() && sender.send_frames(&buf).is_err() {
-            break;
-        }
-        buf.clear();
-        if buf.capacity() > 4 * WRITE_BATCH {
-            buf = Vec::new();
-        }
-        if disconnect {
-            sender.disconnect();
+        if stop || !write_frames(&sender, &mut buf) {
             break;
         }
     }
+}
+
+/// Writes the gathered frames; false if the channel is gone.
+fn write_frames(sender: &Sender, buf: &mut Vec<u8>) -> bool {
+    if buf.is_empty() {
+        return true;
+    }
+    let ok = sender.send_frames(buf).is_ok();
+    buf.clear();
+    if buf.capacity() > 4 * WRITE_BATCH {
+        *buf = Vec::new();
+    }
+    ok
 }

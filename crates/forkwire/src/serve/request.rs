@@ -1,6 +1,6 @@
 //! One request as a handler sees it, and the handle for sending events.
 
-use crate::channel::Sender;
+use crate::channel::{Handle, Sender};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -15,6 +15,7 @@ pub struct Request {
     pub(crate) data: Value,
     pub(crate) cancelled: Arc<AtomicBool>,
     pub(crate) out: Sender,
+    pub(crate) handle: Option<Handle>,
 }
 
 impl Request {
@@ -31,6 +32,14 @@ impl Request {
     /// The request's `data`, decoded as `T`.
     pub fn data<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         T::deserialize(&self.data)
+    }
+
+    /// The handle sent with the request (`pool.request(data, { handle })`
+    /// in Node), taken out of the request: a connection or server that is
+    /// now this worker's. Left in the request, it is closed when the
+    /// handler returns. See [`Handle`] on blocking mode.
+    pub fn take_handle(&mut self) -> Option<Handle> {
+        self.handle.take()
     }
 
     /// Whether the parent cancelled this request (timeout or abort); the

@@ -1,7 +1,7 @@
 //! The serve loop: read, route, run handlers on a fixed set of threads.
 
 use super::{Events, Request, ServeError};
-use crate::channel::{Channel, ChannelError, Sender};
+use crate::channel::{Channel, ChannelError, Handle, Sender};
 use crossbeam_channel as cb;
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
@@ -56,7 +56,9 @@ impl Worker {
     }
 
     /// Runs until the parent disconnects. Messages that are neither
-    /// requests nor heartbeat, health or cancel messages are ignored.
+    /// requests nor heartbeat, health or cancel messages are ignored (a
+    /// handle sent with one is taken and closed). A request's handle goes
+    /// to the handler ([`Request::take_handle`]).
     pub fn serve<H>(self, handler: H) -> Result<(), ChannelError>
     where
         H: Fn(Request) -> Result<Value, ServeError> + Send + Sync + 'static,
@@ -87,9 +89,9 @@ impl Worker {
             })
             .collect::<Result<_, _>>()?;
         let result = loop {
-            match incoming.recv::<Value>() {
-                Ok(Some(msg)) => {
-                    if let Some(req) = shared.route(msg) {
+            match incoming.recv_with_handle::<Value>() {
+                Ok(Some((msg, handle))) => {
+                    if let Some(req) = shared.route(msg, handle) {
                         shared.in_flight.fetch_add(1, Ordering::Relaxed);
                         if tx.send(req).is_err() {
                             break Ok(());
@@ -125,7 +127,7 @@ where
     H: Fn(Request) -> Result<Value, ServeError>,
 {
     /// Answers control messages; returns the request to run, if it is one.
-    fn route(&self, msg: Value) -> Option<Request> {
+    fn route(&self, msg: Value, handle: Option<Handle>) -> Option<Request> {
         let Value::Object(mut obj) = msg else {
             return None;
         };
@@ -149,6 +151,7 @@ where
                     data: obj.remove("data").unwrap_or(Value::Null),
                     cancelled,
                     out: self.out.clone(),
+                    handle,
                 })
             }
             (None, Some("heartbeat-request")) => {
