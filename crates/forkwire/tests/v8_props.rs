@@ -60,22 +60,6 @@ struct Gen {
     cycles: usize,
 }
 
-const VIEW_KINDS: [ViewKind; 13] = [
-    ViewKind::Int8Array,
-    ViewKind::Uint8Array,
-    ViewKind::Uint8ClampedArray,
-    ViewKind::Int16Array,
-    ViewKind::Uint16Array,
-    ViewKind::Int32Array,
-    ViewKind::Uint32Array,
-    ViewKind::Float32Array,
-    ViewKind::Float64Array,
-    ViewKind::DataView,
-    ViewKind::Buffer,
-    ViewKind::BigInt64Array,
-    ViewKind::BigUint64Array,
-];
-
 const ERROR_KINDS: [ErrorKind; 7] = [
     ErrorKind::Error,
     ErrorKind::EvalError,
@@ -234,7 +218,9 @@ impl Gen {
                 })
             }
             11 => {
-                let kind = VIEW_KINDS[self.rng.below(VIEW_KINDS.len())];
+                // Node's type indexes 0..=12 name every view kind.
+                let kind =
+                    ViewKind::from_index(self.rng.below(13) as u64).expect("a view kind index");
                 Value::from(ArrayBufferView::new(kind, self.rng.bytes(24)))
             }
             12 => {
