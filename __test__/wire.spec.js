@@ -173,6 +173,29 @@ describe('a Rust child forked from plain Node (json mode)', () => {
     await exited(child);
   });
 
+  test('ids and data of every JSON type come back as sent', async () => {
+    // The worker answers these without decoding `data` into values: what
+    // returns must still be what JSON.parse of the request would give.
+    const child = forkSeed();
+    const box = inbox(child);
+    const cases = [
+      [{ id: 'text id', data: { n: 4 } }, 8],
+      [{ id: 2.5, data: { n: '4' } }, { n: '4' }],
+      [{ id: 3, data: { n: null, m: 1 } }, { n: null, m: 1 }],
+      [{ id: 4, data: [1, { n: 2 }] }, [1, { n: 2 }]],
+      [{ id: 5, data: 'plain' }, 'plain'],
+      [{ id: 6 }, null],
+      [{ id: 7, data: { n: -0.1, pad: 'x'.repeat(100) } }, -0.2],
+      [{ id: 8, data: { n: 1e300 } }, 2e300],
+      [{ id: 9, data: { n: 2 ** 53 } }, 2 ** 54],
+      [{ id: 10, data: [5] }, [5]],
+    ];
+    for (const [msg] of cases) child.send(msg);
+    for (const [msg, result] of cases) expect(await box.next()).toEqual({ id: msg.id, result });
+    child.disconnect();
+    await exited(child);
+  });
+
   test('lone surrogates, as Node writes them, arrive as U+FFFD', async () => {
     const child = forkSeed();
     const box = inbox(child);

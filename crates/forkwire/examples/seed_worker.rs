@@ -15,7 +15,9 @@
 //! - Non-objects and objects without `id` or `type` get the validation
 //!   errors of the seed's worker.
 
-use forkwire::{Channel, Sender};
+use forkwire::{Channel, Mode, Sender};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -44,24 +46,35 @@ fn main() {
         errors: AtomicU64::new(0),
         hung: AtomicBool::new(false),
     });
+    let mode = channel.mode();
     let (_, mut incoming) = channel.split();
     loop {
         // Answer everything already received, then write the replies in
         // one go before waiting for more.
-        let msg = match incoming.try_recv::<Value>() {
-            Some(msg) => msg,
+        let frame = match incoming.try_recv_frame() {
+            Some(frame) => frame,
             None => {
                 let _ = worker.out.flush();
-                match incoming.recv::<Value>() {
-                    Ok(Some(msg)) => Ok(msg),
+                match incoming.recv_frame() {
+                    Ok(Some(frame)) => Ok(frame),
                     Ok(None) => break,
                     Err(e) => Err(e),
                 }
             }
         };
-        match msg {
-            Ok(msg) if !worker.hung.load(Ordering::Relaxed) => worker.handle(msg),
-            Ok(_) => {}
+        let handled = frame.and_then(|frame| {
+            if worker.hung.load(Ordering::Relaxed)
+                || (mode == Mode::Json && worker.handle_simple(frame))
+            {
+                return Ok(());
+            }
+            let msg = forkwire::codec::decode_frame::<Value>(mode, frame)
+                .map_err(forkwire::ChannelError::Decode)?;
+            worker.handle(msg);
+            Ok(())
+        });
+        match handled {
+            Ok(()) => {}
             Err(e) if e.is_recoverable() || matches!(e, forkwire::ChannelError::Frame(_)) => {
                 worker.errors.fetch_add(1, Ordering::Relaxed);
                 eprintln!("seed_worker: {e}");
@@ -76,7 +89,88 @@ fn main() {
     std::process::exit(0);
 }
 
+/// `{id, data}` with nothing else of note, its members left as JSON text.
+#[derive(Deserialize)]
+struct Simple<'a> {
+    #[serde(borrow)]
+    id: &'a RawValue,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+/// The members of `data` that change what the worker does.
+#[derive(Deserialize)]
+struct Controls<'a> {
+    #[serde(borrow, default)]
+    n: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    sleep: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    fail: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    exit: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    hang: Option<&'a RawValue>,
+}
+
+#[derive(Serialize)]
+struct Reply<'a, R: Serialize> {
+    id: &'a RawValue,
+    result: R,
+}
+
 impl Worker {
+    /// The common request, answered without building a `Value`: `{id, data}`
+    /// where `data.n` is a number (doubled) or `data` has none of the
+    /// control members (echoed as the text it came as). False for anything
+    /// else, and for frames with `\ud` escapes (lone surrogates, which the
+    /// full path reads as U+FFFD), which then take the full path.
+    fn handle_simple(&self, frame: &[u8]) -> bool {
+        if frame.windows(3).any(|w| w == b"\\ud" || w == b"\\uD") {
+            return false;
+        }
+        let Ok(Simple {
+            id,
+            kind: None,
+            data,
+        }) = serde_json::from_slice::<Simple>(frame)
+        else {
+            return false;
+        };
+        // Only an object has members (a struct would also read an array).
+        let controls = data
+            .filter(|d| d.get().starts_with('{'))
+            .and_then(|d| serde_json::from_str::<Controls>(d.get()).ok());
+        let sent = match controls {
+            Some(c)
+                if c.sleep.is_some()
+                    || c.fail.is_some()
+                    || c.exit.is_some()
+                    || c.hang.is_some() =>
+            {
+                return false
+            }
+            Some(Controls { n: Some(n), .. }) => match serde_json::from_str::<f64>(n.get()) {
+                Ok(n) => self.out.send_deferred(&Reply {
+                    id,
+                    result: n * 2.0,
+                }),
+                Err(_) => self.out.send_deferred(&Reply { id, result: data }),
+            },
+            _ => match data {
+                Some(data) => self.out.send_deferred(&Reply { id, result: data }),
+                None => self.out.send_deferred(&Reply { id, result: () }),
+            },
+        };
+        self.tasks.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = sent {
+            eprintln!("seed_worker: cannot reply: {e}");
+        }
+        true
+    }
+
     fn handle(self: &Arc<Self>, msg: Value) {
         let Value::Object(obj) = msg else {
             self.reply(json!({ "error": "Invalid message format", "received": js_typeof(&msg) }));
