@@ -24,6 +24,7 @@ mod envelope;
 mod error;
 mod events;
 mod handle;
+mod ids;
 mod lifecycle;
 mod state;
 mod stats;

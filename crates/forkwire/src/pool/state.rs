@@ -6,6 +6,7 @@
 
 use super::error::{ErrorCode, RequestError};
 use super::events::{Completion, Outcome, PoolEvent};
+use super::ids::IdMap;
 use super::stats::{PoolStats, WorkerStats};
 use super::worker::Live;
 use super::Target;
@@ -124,7 +125,7 @@ pub(crate) struct State {
     pub phase: Phase,
     pub slots: Vec<Slot>,
     pub queue: VecDeque<u64>,
-    pub requests: HashMap<u64, Entry>,
+    pub requests: IdMap<Entry>,
     pub keys: HashMap<String, usize>,
     pub timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     pub counters: Counters,
@@ -143,7 +144,7 @@ impl State {
             phase: Phase::Open,
             slots: (0..size).map(|_| Slot::default()).collect(),
             queue: VecDeque::new(),
-            requests: HashMap::new(),
+            requests: IdMap::default(),
             keys: HashMap::new(),
             timers: BinaryHeap::new(),
             counters: Counters::default(),

@@ -4,12 +4,12 @@
 
 use super::envelope;
 use super::handle::{OnAnswer, PoolHandle};
+use super::ids::IdSet;
 use super::Shared;
 use crate::channel::{ChannelError, HandleDone, Receiver, Sender};
 use crate::codec::Mode;
 use crate::process::{Command, Reaper, SpawnError};
 use crossbeam_channel as cb;
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -34,7 +34,7 @@ pub(crate) struct Live {
     pub gen: u64,
     pub writer: cb::Sender<Outgoing>,
     pub reaper: Reaper,
-    pub in_flight: HashSet<u64>,
+    pub in_flight: IdSet,
     pub connected: bool,
     /// Replies received from this process.
     pub tasks: u64,
@@ -107,7 +107,7 @@ pub(crate) fn start(
             gen,
             writer: tx,
             reaper,
-            in_flight: HashSet::new(),
+            in_flight: IdSet::default(),
             connected: true,
             tasks: 0,
             retiring: false,
