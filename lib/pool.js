@@ -27,6 +27,9 @@ const FLAG_FRAME = 32;
 
 const NO_WORKER = -1;
 const DEFAULT_TIMEOUT = -1;
+// Requests batched in one tick are handed to the engine at least this
+// often, so workers start on the first while later ones are still made.
+const FLUSH_AT = 1024;
 
 class WorkerPool extends EventEmitter {
   #native = null;
@@ -157,6 +160,7 @@ class WorkerPool extends EventEmitter {
       queueMicrotask(this.#flushBound);
     }
     this.#batch.push(text);
+    if (this.#batch.length === FLUSH_AT) this.#flush();
     return new Promise((resolve, reject) => {
       this.#track(id, { resolve, reject, signal: undefined, onAbort: undefined, onProgress });
     });
