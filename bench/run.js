@@ -28,7 +28,7 @@ const report = require('./lib/report');
 // ---------------------------------------------------------------- options
 
 function parseArgs(argv) {
-  const opts = { quick: false, rounds: null, concurrency: 64, only: null, build: true, buildAddon: false };
+  const opts = { quick: false, rounds: null, concurrency: 1024, only: null, build: true, buildAddon: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {

@@ -14,6 +14,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use parking_lot::Mutex;
 use serde_json::json;
+use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The JS callback that drains the inbox: weak, so it never keeps the
@@ -76,28 +77,25 @@ impl Inbox {
             let mut b = self.batch.lock();
             let Batch { json, frames } = &mut *b;
             json.push(if json.is_empty() { '[' } else { ',' });
-            let mut flags = 0;
-            let body = match (payload, extra) {
-                (Some(Payload::Json(Some(text))), _) => text,
-                (Some(Payload::Json(None)), _) => {
-                    flags |= FLAG_UNDEFINED;
-                    "null".to_owned()
-                }
-                (Some(Payload::Frame(bytes)), _) => {
-                    flags |= FLAG_FRAME;
-                    frames.push(bytes);
-                    (frames.len() - 1).to_string()
-                }
-                (None, Some(value)) => value.to_string(),
-                (None, None) => "null".to_owned(),
+            // Numbers go straight into the text: no String per item.
+            let flags = match &payload {
+                Some(Payload::Json(None)) => FLAG_UNDEFINED,
+                Some(Payload::Frame(_)) => FLAG_FRAME,
+                _ => 0,
             };
-            json.push_str(&(kind as u8 | flags).to_string());
-            json.push(',');
-            json.push_str(&id.to_string());
-            json.push(',');
-            json.push_str(&body);
-            json.push(',');
-            json.push_str(&worker.to_string());
+            let _ = write!(json, "{},{},", kind as u8 | flags, id);
+            match (payload, extra) {
+                (Some(Payload::Json(Some(text))), _) => json.push_str(&text),
+                (Some(Payload::Frame(bytes)), _) => {
+                    frames.push(bytes);
+                    let _ = write!(json, "{}", frames.len() - 1);
+                }
+                (None, Some(value)) => {
+                    let _ = write!(json, "{value}");
+                }
+                (Some(Payload::Json(None)), _) | (None, None) => json.push_str("null"),
+            }
+            let _ = write!(json, ",{worker}");
         }
         if !self.scheduled.swap(true, Ordering::AcqRel) {
             self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);

@@ -23,6 +23,7 @@
 
 use forkwire::pool::{Body, CloseOptions, Outcome, Payload, Pool, PoolOptions, Request, Target};
 use forkwire::process::{Command, StdioMode};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::os::unix::net::UnixStream;
@@ -123,9 +124,11 @@ fn config() -> Result<Config, Error> {
 
 // ---------------------------------------------------------------- reference
 
-/// The echo side of a socketpair: what a good Rust worker does. It parses
-/// each request line, answers `{id, result}` and writes its replies in one
-/// `write` per batch of requests that arrived together.
+/// The echo side of a socketpair: what a good Rust worker does, the same
+/// work as the seed worker's common path. It reads each request line with
+/// a borrowed envelope, answers `{id, result}` (`data.n * 2`, or `data`
+/// echoed as the text it came as) and writes its replies in one `write`
+/// per batch of requests that arrived together.
 fn echo(stream: UnixStream) -> Result<(), Error> {
     let mut reader = BufReader::with_capacity(BUF, stream.try_clone()?);
     let mut writer = stream;
@@ -136,15 +139,28 @@ fn echo(stream: UnixStream) -> Result<(), Error> {
         if reader.read_until(b'\n', &mut line)? == 0 {
             break;
         }
-        let mut msg: Value = serde_json::from_slice(&line)?;
-        let obj = msg.as_object_mut().ok_or("request is not an object")?;
-        let id = obj.remove("id").unwrap_or(Value::Null);
-        let data = obj.remove("data").unwrap_or(Value::Null);
-        let result = match data.get("n").and_then(Value::as_f64) {
-            Some(n) => json!(n * 2.0),
-            None => data,
-        };
-        serde_json::to_writer(&mut out, &json!({ "id": id, "result": result }))?;
+        let msg: EchoRequest = serde_json::from_slice(&line)?;
+        let n = msg
+            .data
+            .filter(|d| d.get().starts_with('{'))
+            .and_then(|d| serde_json::from_str::<Task>(d.get()).ok())
+            .and_then(|t| t.n);
+        match n {
+            Some(n) => serde_json::to_writer(
+                &mut out,
+                &EchoReply {
+                    id: msg.id,
+                    result: n * 2.0,
+                },
+            )?,
+            None => serde_json::to_writer(
+                &mut out,
+                &EchoReply {
+                    id: msg.id,
+                    result: msg.data,
+                },
+            )?,
+        }
         out.push(b'\n');
         // Flush when no complete request is waiting in the read buffer.
         if out.len() >= BUF || !reader.buffer().contains(&b'\n') {
@@ -156,6 +172,25 @@ fn echo(stream: UnixStream) -> Result<(), Error> {
         writer.write_all(&out)?;
     }
     Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct EchoRequest<'a> {
+    #[serde(borrow)]
+    id: &'a RawValue,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct Task {
+    n: Option<f64>,
+}
+
+#[derive(serde::Serialize)]
+struct EchoReply<'a, R> {
+    id: &'a RawValue,
+    result: R,
 }
 
 #[derive(serde::Deserialize)]
