@@ -81,6 +81,13 @@ export interface WorkerPoolOptions {
   size?: number
   /** Requests in flight per worker. Default 1. */
   concurrency?: number
+  /**
+   * `requestMany()` sends its items this many to a request, `{id, type: 'forkwire:batch', data: items}`, each
+   * answered by one reply whose result is the array of the items' results: far fewer messages for many small
+   * items. Only for workers that answer such requests (Rust workers on `forkwire::serve` do). Default 0: one
+   * request per item, which every worker understands.
+   */
+  batchSize?: number
   /** The channel's serialization, as `fork()`'s option. Default `'json'`. */
   serialization?: 'json' | 'advanced'
   /** Default per-request timeout in ms; 0 means none. Default 0. */
@@ -130,6 +137,12 @@ export interface WorkerHealth {
 }
 
 /** Options of {@link WorkerPool.request}. */
+/** Options of `requestMany()`. */
+export interface RequestManyOptions {
+  /** Items per request for this call (see `WorkerPoolOptions.batchSize`); 0 for one request per item. */
+  batchSize?: number
+}
+
 export interface RequestOptions {
   /** Timeout in ms for this request; 0 means none. Default: the pool's `timeout`. */
   timeout?: number
@@ -246,8 +259,11 @@ export declare class WorkerPool extends EventEmitter {
   ready(): Promise<void>
   /** Sends `{id, type?, data}` to a worker and resolves with the `result` of its `{id, result}`. */
   request<T = unknown>(data: unknown, options?: RequestOptions): Promise<T>
-  /** Sends many requests in one call and resolves with their results in order; rejects with the first failure. */
-  requestMany<T = unknown>(items: unknown[]): Promise<T[]>
+  /**
+   * Sends many requests in one call and resolves with their results in order; rejects with the first failure.
+   * `options.batchSize` overrides the pool's `batchSize` for this call.
+   */
+  requestMany<T = unknown>(items: unknown[], options?: RequestManyOptions): Promise<T[]>
   /** Sends a one-way message to one worker; false if it is not running. */
   send(workerId: number, message: unknown): boolean
   /**

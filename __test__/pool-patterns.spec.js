@@ -2,8 +2,8 @@
 // The seed's IPC patterns, each as a WorkerPool user writes it, against
 // real workers: the Rust seed_worker and a Node script answering the same
 // vocabulary (fixtures/seed-worker.js).
-const { WorkerError } = require('..');
-const { seedWorkers, envelopeWorker, usePools } = require('./fixtures/pools');
+const { WorkerError, WorkerPool } = require('..');
+const { seedWorkers, rustWorker, serveWorker, envelopeWorker, usePools } = require('./fixtures/pools');
 const { within, collect, nextEvent, waitUntil, Tally } = require('./fixtures/bounded');
 
 const range = (n) => Array.from({ length: n }, (_, i) => i);
@@ -330,6 +330,57 @@ describe.each(seedWorkers)('%s in a WorkerPool', (_name, worker) => {
       expect(await pool.requestMany([{ n: 4 }])).toEqual([8]);
     });
   });
+});
+
+// The seed worker doubles `n`; the serve worker echoes every untyped item.
+const doubled = (item) => (typeof item === 'object' && item !== null && typeof item.n === 'number' ? item.n * 2 : item);
+describe.each([
+  ['the Rust seed_worker', rustWorker, doubled],
+  ['a forkwire::serve worker', serveWorker, (item) => item],
+])('requestMany with batchSize, against %s', (_name, worker, expected) => {
+  const start = usePools();
+
+  test('items go batchSize to a request; results come back in order', async () => {
+    const pool = start({ ...worker, size: 2, concurrency: 4 });
+    const items = range(1000).map((i) => (i % 3 === 0 ? { n: i } : i % 3 === 1 ? `item-${i}` : [i, null]));
+    expect(await within(pool.requestMany(items, { batchSize: 64 }))).toEqual(items.map(expected));
+    // 1000 items in requests of 64: 16 requests, not 1000.
+    expect(pool.stats()).toMatchObject({ completed: 16, failed: 0, inFlight: 0, queued: 0 });
+    expect(await pool.requestMany([undefined, 'x'], { batchSize: 5 })).toEqual([null, 'x']);
+    expect(await pool.requestMany([], { batchSize: 5 })).toEqual([]);
+  });
+
+  test('the first failing item rejects the call; the pool goes on', async () => {
+    const pool = start({ ...worker, size: 1 });
+    const items = [{ n: 1 }, { fail: 'item 1 is bad' }, { fail: 'item 2 is bad' }, 'x'];
+    const err = await within(pool.requestMany(items, { batchSize: 10 }).catch((e) => e));
+    expect(err).toBeInstanceOf(WorkerError);
+    expect(err.message).toBe('item 1 is bad');
+    expect(await within(pool.requestMany(['a', 'b', 'c'], { batchSize: 2 }))).toEqual(['a', 'b', 'c']);
+  });
+
+  test("the pool's batchSize is the default; 0 per call sends one request per item", async () => {
+    const pool = start({ ...worker, size: 1, batchSize: 100 });
+    await within(pool.requestMany(range(250)));
+    expect(pool.stats().completed).toBe(3);
+    await within(pool.requestMany(range(5), { batchSize: 0 }));
+    expect(pool.stats().completed).toBe(8);
+    await expect(pool.requestMany([1], { batchSize: -1 })).rejects.toThrow(/batchSize/);
+    await expect(pool.requestMany([1], { batchSize: 1.5 })).rejects.toThrow(/batchSize/);
+    expect(() => start({ ...worker, batchSize: 'many' })).toThrow(/batchSize/);
+  });
+});
+
+test('a worker that does not answer batches as batches: ERR_FORKWIRE_PROTOCOL', async () => {
+  const pool = new WorkerPool({ ...envelopeWorker, size: 1 });
+  try {
+    // The envelope worker answers every request with {envelope}: not an array of results.
+    const err = await within(pool.requestMany([1, 2, 3], { batchSize: 2 }).catch((e) => e));
+    expect(err.code).toBe('ERR_FORKWIRE_PROTOCOL');
+    expect(err.message).toMatch(/forkwire:batch request of 2 items/);
+  } finally {
+    await pool.close();
+  }
 });
 
 describe('the envelope as a Node worker sees it (fixtures/envelope-worker.js)', () => {

@@ -91,6 +91,7 @@ function normalize(options) {
     },
     protocolVersion: options.protocolVersion,
     serialization,
+    batchSize: nonNegativeInt(options, 'batchSize', 0),
   };
 }
 

@@ -30,6 +30,8 @@ const DEFAULT_TIMEOUT = -1;
 // Requests batched in one tick are handed to the engine at least this
 // often, so workers start on the first while later ones are still made.
 const FLUSH_AT = 1024;
+// The type of a request that carries many items (see forkwire::serve).
+const BATCH_TYPE = 'forkwire:batch';
 
 class WorkerPool extends EventEmitter {
   #native = null;
@@ -37,6 +39,7 @@ class WorkerPool extends EventEmitter {
   #mode;
   #encode;
   #size;
+  #batchSize;
   #pending = new Map();
   /** JSON texts of default-option requests made this tick (see #requestBatched). */
   #batch = [];
@@ -56,7 +59,8 @@ class WorkerPool extends EventEmitter {
   /** @param {import('..').WorkerPoolOptions} options */
   constructor(options) {
     super();
-    const { native, serialization, protocolVersion } = normalize(options);
+    const { native, serialization, protocolVersion, batchSize } = normalize(options);
+    this.#batchSize = batchSize;
     this.#protocolVersion = protocolVersion;
     this.#mode = serialization;
     this.#encode = frameEncoder(serialization);
@@ -177,11 +181,20 @@ class WorkerPool extends EventEmitter {
   /**
    * Sends many requests at once (any worker, the pool's timeout) and
    * resolves with their results in order; rejects with the first failure.
+   * With `batchSize`, items go `batchSize` to a request (for workers that
+   * answer `forkwire:batch` requests).
    */
-  requestMany(items) {
+  requestMany(items, options = {}) {
     if (this.#state !== 'open') return Promise.reject(this.#closedError());
     if (!Array.isArray(items)) return Promise.reject(new TypeError('items must be an array'));
+    let batchSize;
+    try {
+      batchSize = nonNegativeInt(options, 'batchSize', this.#batchSize);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (items.length === 0) return Promise.resolve([]);
+    if (batchSize > 0) return this.#requestBatches(items, batchSize);
     if (this.#mode !== 'json') return Promise.all(items.map((item) => this.request(item)));
     let text;
     try {
@@ -200,6 +213,27 @@ class WorkerPool extends EventEmitter {
       if (this.#groups.length === 1 && this.#pending.size === 0) this.#updateKeepAlive();
       this.#native.requestMany(first, text);
     });
+  }
+
+  /**
+   * requestMany() in requests of `size` items each, `{id, type:
+   * 'forkwire:batch', data: items}`, each answered by one reply whose
+   * result is the array of the items' results.
+   */
+  #requestBatches(items, size) {
+    const parts = [];
+    for (let i = 0; i < items.length; i += size) {
+      const chunk = items.slice(i, i + size);
+      parts.push(this.#requestDirect(chunk, { type: BATCH_TYPE }).then((results) => {
+        if (Array.isArray(results) && results.length === chunk.length) return results;
+        const got = Array.isArray(results) ? `${results.length} results` : typeof results;
+        throw new ForkwireError(
+          `the worker answered a ${BATCH_TYPE} request of ${chunk.length} items with ${got}: does it speak batches? (forkwire::serve does)`,
+          codes.PROTOCOL,
+        );
+      }));
+    }
+    return Promise.all(parts).then((all) => all.flat());
   }
 
   /**

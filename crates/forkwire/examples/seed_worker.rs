@@ -10,6 +10,9 @@
 //! - `data.sleep: ms` answers after `ms` without holding up other requests;
 //!   `data.fail: msg` → `{id, error: msg}`; `data.exit: code` exits;
 //!   `data.hang: true` stops answering anything while staying alive.
+//! - `{id, type: 'forkwire:batch', data: [item, ...]}` (what
+//!   `requestMany(items, { batchSize })` sends) → `{id, result: [...]}`,
+//!   each item answered as `data` is above.
 //! - `{type: 'heartbeat-request'}`, `{type: 'health-check'}`,
 //!   `{type: 'ping'}` are answered; other typed notifications are accepted.
 //! - Non-objects and objects without `id` or `type` get the validation
@@ -121,54 +124,117 @@ struct Reply<'a, R: Serialize> {
     result: R,
 }
 
+#[derive(Serialize)]
+struct Failure<'a> {
+    id: &'a RawValue,
+    error: &'a RawValue,
+}
+
+/// The `type` of a batch request, as JSON text.
+const BATCH_TYPE: &str = "\"forkwire:batch\"";
+
+/// What the common path answers for `data`.
+enum Answer<'a> {
+    Doubled(f64),
+    Echo(Option<&'a RawValue>),
+}
+
+impl Serialize for Answer<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Answer::Doubled(n) => s.serialize_f64(*n),
+            Answer::Echo(Some(data)) => data.serialize(s),
+            Answer::Echo(None) => s.serialize_unit(),
+        }
+    }
+}
+
+/// The control members of `data`, if it is an object (a struct would
+/// also read an array).
+fn controls(data: Option<&RawValue>) -> Option<Controls<'_>> {
+    data.filter(|d| d.get().starts_with('{'))
+        .and_then(|d| serde_json::from_str(d.get()).ok())
+}
+
+/// `data.n * 2` when `n` is a number, else `data` itself.
+fn answer<'a>(data: Option<&'a RawValue>, controls: Option<&Controls<'a>>) -> Answer<'a> {
+    match controls
+        .and_then(|c| c.n)
+        .map(|n| serde_json::from_str::<f64>(n.get()))
+    {
+        Some(Ok(n)) => Answer::Doubled(n * 2.0),
+        _ => Answer::Echo(data),
+    }
+}
+
 impl Worker {
-    /// The common request, answered without building a `Value`: `{id, data}`
-    /// where `data.n` is a number (doubled) or `data` has none of the
-    /// control members (echoed as the text it came as). False for anything
-    /// else, and for frames with `\ud` escapes (lone surrogates, which the
-    /// full path reads as U+FFFD), which then take the full path.
+    /// The common requests, answered without building a `Value`: `{id,
+    /// data}` where `data.n` is a number (doubled) or `data` has none of
+    /// the control members (echoed as the text it came as), and batches.
+    /// False for anything else, and for single requests with `\ud` escapes
+    /// (lone surrogates, which the full path reads as U+FFFD): those take
+    /// the full path.
     fn handle_simple(&self, frame: &[u8]) -> bool {
+        let Ok(Simple { id, kind, data }) = serde_json::from_slice::<Simple>(frame) else {
+            return false;
+        };
+        match kind.map(RawValue::get) {
+            None => {}
+            Some(BATCH_TYPE) => {
+                self.handle_batch(id, data);
+                return true;
+            }
+            Some(_) => return false,
+        }
         if frame.windows(3).any(|w| w == b"\\ud" || w == b"\\uD") {
             return false;
         }
-        let Ok(Simple {
-            id,
-            kind: None,
-            data,
-        }) = serde_json::from_slice::<Simple>(frame)
-        else {
+        let controls = controls(data);
+        if controls.as_ref().is_some_and(|c| {
+            c.sleep.is_some() || c.fail.is_some() || c.exit.is_some() || c.hang.is_some()
+        }) {
             return false;
-        };
-        // Only an object has members (a struct would also read an array).
-        let controls = data
-            .filter(|d| d.get().starts_with('{'))
-            .and_then(|d| serde_json::from_str::<Controls>(d.get()).ok());
-        let sent = match controls {
-            Some(c)
-                if c.sleep.is_some()
-                    || c.fail.is_some()
-                    || c.exit.is_some()
-                    || c.hang.is_some() =>
-            {
-                return false
-            }
-            Some(Controls { n: Some(n), .. }) => match serde_json::from_str::<f64>(n.get()) {
-                Ok(n) => self.out.send_deferred(&Reply {
-                    id,
-                    result: n * 2.0,
-                }),
-                Err(_) => self.out.send_deferred(&Reply { id, result: data }),
-            },
-            _ => match data {
-                Some(data) => self.out.send_deferred(&Reply { id, result: data }),
-                None => self.out.send_deferred(&Reply { id, result: () }),
-            },
-        };
+        }
         self.tasks.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = sent {
+        let result = answer(data, controls.as_ref());
+        self.send(&Reply { id, result });
+        true
+    }
+
+    /// `{id, type: 'forkwire:batch', data: [item, ...]}`: each item answered
+    /// as the common path answers `data` (an item's `fail` fails the whole
+    /// batch with its message; the other control members are not acted on
+    /// in a batch), all in one reply `{id, result: [...]}`.
+    fn handle_batch(&self, id: &RawValue, data: Option<&RawValue>) {
+        let Some(Ok(items)) = data.map(|d| serde_json::from_str::<Vec<&RawValue>>(d.get())) else {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            let error = "a forkwire:batch request needs an array of items as data";
+            self.send(&json!({ "id": id, "error": error }));
+            return;
+        };
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            let controls = controls(Some(item));
+            if let Some(error) = controls.as_ref().and_then(|c| c.fail) {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                self.send(&Failure { id, error });
+                return;
+            }
+            results.push(answer(Some(item), controls.as_ref()));
+        }
+        self.tasks
+            .fetch_add(results.len() as u64, Ordering::Relaxed);
+        self.send(&Reply {
+            id,
+            result: results,
+        });
+    }
+
+    /// Replies from the reading thread wait for the next flush.
+    fn send<T: Serialize>(&self, msg: &T) {
+        if let Err(e) = self.out.send_deferred(msg) {
             eprintln!("seed_worker: cannot reply: {e}");
         }
-        true
     }
 
     fn handle(self: &Arc<Self>, msg: Value) {
@@ -247,11 +313,9 @@ impl Worker {
         })
     }
 
-    /// Replies from the reading thread wait for the next flush.
+    /// A reply built as a `Value` (see [`Worker::send`]).
     fn reply(&self, msg: Value) {
-        if let Err(e) = self.out.send_deferred(&msg) {
-            eprintln!("seed_worker: cannot reply: {e}");
-        }
+        self.send(&msg);
     }
 
     /// Replies from other threads are written at once.

@@ -1,6 +1,6 @@
 //! A worker in a few lines with `forkwire::serve`: typed requests,
-//! errors with codes, progress, cancellation; heartbeats and health checks
-//! are answered for you.
+//! errors with codes, progress, cancellation; heartbeats, health checks
+//! and batches (`requestMany(items, { batchSize })`) are answered for you.
 
 use forkwire::serve::{serve, Request, ServeError};
 use serde_json::{json, Value};
@@ -23,7 +23,12 @@ fn main() -> Result<(), forkwire::ChannelError> {
                 }
                 Ok(json!(to))
             }
-            Some("echo") | None => Ok(req.raw().clone()),
+            Some("echo") => Ok(req.raw().clone()),
+            // Untyped: `{fail: message}` fails, anything else is echoed.
+            None => match req.raw().get("fail").and_then(Value::as_str) {
+                Some(message) => Err(ServeError::new(message).code("E_FAILED")),
+                None => Ok(req.raw().clone()),
+            },
             Some(other) => Err(ServeError::new(format!("unknown type {other}")).code("E_UNKNOWN")),
         }
     })

@@ -96,3 +96,34 @@ fn cancel_reaches_the_handler_and_no_reply_follows() {
     assert_eq!(v, 2.0);
     pool.close(CloseOptions::default());
 }
+
+#[test]
+fn a_batch_runs_the_handler_per_item_and_answers_once() {
+    let pool = Pool::new(options("serve_worker", 1)).unwrap();
+    let batch = Some(forkwire::serve::BATCH_TYPE);
+    let items = json!([1, "two", { "three": 3 }, [4], null]);
+    let results: Value = pool.call_with(&items, batch, Target::Any, None).unwrap();
+    assert_eq!(results, items);
+    // The first failing item fails the batch; the pool goes on.
+    let err = pool
+        .call_with::<_, Value>(
+            &json!([{ "n": 1 }, { "fail": "item 1" }, { "fail": "item 2" }]),
+            batch,
+            Target::Any,
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (ErrorCode::Remote, "item 1")
+    );
+    let err = pool
+        .call_with::<_, Value>(&json!({ "not": "an array" }), batch, Target::Any, None)
+        .unwrap_err();
+    assert!(err.message.contains("needs an array"), "{}", err.message);
+    let stats = pool.stats();
+    assert_eq!((stats.completed, stats.failed), (1, 2));
+    let echoed: Value = pool.call(&json!({ "after": true })).unwrap();
+    assert_eq!(echoed, json!({ "after": true }));
+    pool.close(CloseOptions::default());
+}

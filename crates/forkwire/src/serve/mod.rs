@@ -5,6 +5,12 @@
 //! so a busy handler never looks like a dead worker; `{type: 'cancel', id}`
 //! sets the request's [`Request::is_cancelled`].
 //!
+//! A request of type [`BATCH_TYPE`] (what `requestMany(items, { batchSize })`
+//! sends) carries an array of items as its `data`: the handler runs once
+//! per item, in order, each seen as a request of its own with no type, and
+//! one reply `{id, result: [...]}` answers them all, or `{id, error}` with
+//! the first item's error (the items after it are not run).
+//!
 //! A whole worker:
 //!
 //! ```no_run
@@ -31,3 +37,7 @@ mod worker;
 pub use error::ServeError;
 pub use request::{Events, Request};
 pub use worker::{serve, Worker};
+
+/// The `type` of a request whose `data` is an array of items, each to be
+/// handled as a request of its own and answered together.
+pub const BATCH_TYPE: &str = "forkwire:batch";

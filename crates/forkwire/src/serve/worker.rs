@@ -169,7 +169,11 @@ where
     fn run(&self, req: Request) {
         let id = req.id.clone();
         let key = id.to_string();
-        let outcome = (self.handler)(req);
+        let outcome = if req.kind.as_deref() == Some(super::BATCH_TYPE) {
+            self.run_batch(req)
+        } else {
+            (self.handler)(req)
+        };
         let cancelled = self
             .cancels
             .lock()
@@ -195,6 +199,41 @@ where
             }
         }
         self.reply(&Value::Object(reply));
+    }
+
+    /// Runs the handler for each item of a batch request, in order, up to
+    /// the first error or cancellation.
+    fn run_batch(&self, req: Request) -> Result<Value, ServeError> {
+        let Request {
+            id,
+            data,
+            cancelled,
+            out,
+            ..
+        } = req;
+        let Value::Array(items) = data else {
+            return Err(ServeError::new(format!(
+                "a {} request needs an array of items as data",
+                super::BATCH_TYPE
+            )));
+        };
+        let mut results = Vec::with_capacity(items.len());
+        for data in items {
+            if cancelled.load(Ordering::Acquire) {
+                break;
+            }
+            results.push((self.handler)(Request {
+                id: id.clone(),
+                kind: None,
+                data,
+                cancelled: Arc::clone(&cancelled),
+                out: out.clone(),
+                handle: None,
+            })?);
+        }
+        self.tasks
+            .fetch_add(results.len().saturating_sub(1) as u64, Ordering::Relaxed);
+        Ok(Value::Array(results))
     }
 
     fn health(&self) -> Value {
