@@ -82,9 +82,9 @@ export interface WorkerPoolOptions {
   /** Requests in flight per worker. Default 1. */
   concurrency?: number
   /**
-   * `requestMany()` sends its items this many to a request, `{id, type: 'forkwire:batch', data: items}`, each
-   * answered by one reply whose result is the array of the items' results: far fewer messages for many small
-   * items. Only for workers that answer such requests (Rust workers on `forkwire::serve` do). Default 0: one
+   * `requestMany()` sends its items at most this many to a request, `{id, type: 'forkwire:batch', data: items}`,
+   * each answered by one reply whose result is the array of the items' results: far fewer messages for many small
+   * items. A short list is split into as many requests as there are workers. Only for workers that answer such requests (Rust workers on `forkwire::serve` do). Default 0: one
    * request per item, which every worker understands.
    */
   batchSize?: number

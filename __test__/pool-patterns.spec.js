@@ -346,6 +346,10 @@ describe.each([
     expect(await within(pool.requestMany(items, { batchSize: 64 }))).toEqual(items.map(expected));
     // 1000 items in requests of 64: 16 requests, not 1000.
     expect(pool.stats()).toMatchObject({ completed: 16, failed: 0, inFlight: 0, queued: 0 });
+    // A list shorter than workers x batchSize is split over both workers.
+    const before = completedBy(pool);
+    expect(await within(pool.requestMany(range(10).map((i) => `s${i}`), { batchSize: 256 }))).toEqual(range(10).map((i) => `s${i}`));
+    expect(completedBy(pool).map((n, w) => n - before[w])).toEqual([1, 1]);
     expect(await pool.requestMany([undefined, 'x'], { batchSize: 5 })).toEqual([null, 'x']);
     expect(await pool.requestMany([], { batchSize: 5 })).toEqual([]);
   });

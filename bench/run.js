@@ -197,6 +197,11 @@ function rowDefs() {
       rows.push({ id: `${name}@${w}`, label: def.many ? `${def.label}.request()` : def.label, worker: def.worker, workers: w });
     }
     if (def.many) for (const w of [1, 2]) rows.push({ id: `${name}.many@${w}`, label: `${def.label}.requestMany()`, worker: def.worker, workers: w });
+    if (def.batch) {
+      for (const w of [1, 2]) {
+        rows.push({ id: `${name}.batch@${w}`, label: `${def.label}.requestMany(items, { batchSize: ${def.batch} })`, worker: def.worker, workers: w });
+      }
+    }
   }
   for (const w of [1, 2]) rows.push({ id: `native-engine@${w}`, label: 'Rust parent: forkwire::pool::Pool (engine natively)', worker: 'Rust', workers: w });
   for (const w of [1, 2]) rows.push({ id: `socketpair@${w}`, label: 'Rust socketpair echo, serde_json (physical reference)', worker: 'thread', workers: w });
@@ -218,8 +223,8 @@ function collect(samples, group, result) {
     } else if (kind === 'pipe' || kind === 'floor') {
       put(group, `pipe.${arg}`, v.rps);
       if (arg === 'tiny') put(group, 'cpu', v.cpuPer100k);
-    } else if (kind === 'many') {
-      const row = group.replace('@', '.many@');
+    } else if (kind === 'many' || kind === 'batch') {
+      const row = group.replace('@', `.${kind}@`);
       put(row, `pipe.${arg}`, v.rps);
       put(row, `many.${arg}`, v.rps);
       if (arg === 'tiny') put(row, 'cpu', v.cpuPer100k);

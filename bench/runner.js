@@ -37,8 +37,14 @@ async function setup() {
     await measure.sequential(sys, size, p, warmCount(spec.counts.seq[size]), { warm: true });
     await measure.pipelined(sys, size, p, warmCount(spec.counts.pipe[size]), { warm: true });
     if (def.many) await measure.many(sys, size, p, warmCount(spec.counts.pipe[size]), { warm: true });
+    if (def.batch) await measure.many(batches(), size, p, warmCount(spec.counts.pipe[size]), { warm: true });
   }
   return { pids: sys.pids() };
+}
+
+/** The system with requestMany() sending batches. */
+function batches() {
+  return { requestMany: sys.requestBatches };
 }
 
 async function round(r) {
@@ -63,6 +69,7 @@ async function round(r) {
     out[`seq.${size}`] = await measure.sequential(sys, size, p, spec.counts.seq[size]);
     out[`pipe.${size}`] = await measure.pipelined(sys, size, p, spec.counts.pipe[size]);
     if (def.many) out[`many.${size}`] = await measure.many(sys, size, p, spec.counts.pipe[size]);
+    if (def.batch) out[`batch.${size}`] = await measure.many(batches(), size, p, spec.counts.pipe[size]);
   }
   return out;
 }

@@ -194,7 +194,9 @@ class WorkerPool extends EventEmitter {
       return Promise.reject(err);
     }
     if (items.length === 0) return Promise.resolve([]);
-    if (batchSize > 0) return this.#requestBatches(items, batchSize);
+    // At most batchSize items to a request, and no fewer requests than
+    // workers, so that a short list still runs on every worker.
+    if (batchSize > 0) return this.#requestBatches(items, Math.min(batchSize, Math.ceil(items.length / this.#size)));
     if (this.#mode !== 'json') return Promise.all(items.map((item) => this.request(item)));
     let text;
     try {

@@ -114,7 +114,8 @@ function targets(rows, meta) {
     }
   }
   add('pipelined tiny request(), 2 Rust workers ahead of every JS pool row (> 1x the best)', fw2, best && best.s, (r) => r > 1, best ? `best JS row: ${best.label}` : '');
-  add(`requestMany(${many} tiny), 2 Rust workers ≥ 10x fork()+WorkerClient (json) request(), 2 Node workers`, m('forkwire-rust.many@2', 'many.tiny'), fork2, (r) => r >= 10);
+  add(`requestMany(${many} tiny), 2 Rust workers ≥ 10x fork()+WorkerClient (json) request(), 2 Node workers`, m('forkwire-rust.many@2', 'many.tiny'), fork2, (r) => r >= 10, 'one request per item');
+  add(`requestMany(${many} tiny, { batchSize: ${SYSTEMS['forkwire-rust'].batch} }), 2 Rust workers ≥ 10x fork()+WorkerClient (json) request(), 2 Node workers`, m('forkwire-rust.batch@2', 'many.tiny'), fork2, (r) => r >= 10, 'items sent 256 to a request');
   add('same Node worker script: forkwire WorkerPool({ script }) ahead of fork()+WorkerClient (json), pipelined tiny, 2 workers', m('forkwire-node@2', 'pipe.tiny'), fork2, (r) => r > 1);
   const sock = ['socketpair@1', 'socketpair@2'].map((id) => m(id, 'pipe.tiny')).filter(Boolean).sort((a, b) => b.median - a.median)[0];
   add('engine natively from Rust (Pool, 2 seed workers, pipelined tiny) within 2x of the socketpair echo (≥ 0.5x its best)', m('native-engine@2', 'pipe.tiny'), sock, (r) => r >= 0.5);

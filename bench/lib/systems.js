@@ -131,6 +131,9 @@ async function jestWorkerPool({ workers }) {
 
 // ---------------------------------------------------------------- forkwire
 
+/** Items per request in the requestMany({ batchSize }) rows. */
+const BATCH_SIZE = 256;
+
 function forkwirePool(kind) {
   return async ({ workers, concurrency }) => {
     const { WorkerPool } = require(paths.root);
@@ -140,6 +143,7 @@ function forkwirePool(kind) {
     return {
       request: (data) => pool.request(data),
       requestMany: (items) => pool.requestMany(items),
+      requestBatches: (items) => pool.requestMany(items, { batchSize: BATCH_SIZE }),
       pids: () => pool.stats().workers.map((w) => w.pid).filter((p) => p !== null),
       close: () => pool.close(),
     };
@@ -148,7 +152,11 @@ function forkwirePool(kind) {
 
 // ---------------------------------------------------------------- the table
 
-/** name -> { label, worker, create, many? } in table order. */
+/**
+ * name -> { label, worker, create, many?, batch? } in table order: `many`
+ * adds requestMany() rows, `batch` requestMany({ batchSize }) rows (for
+ * workers that answer forkwire:batch requests).
+ */
 const SYSTEMS = {
   'fork-json': { label: 'fork() + WorkerClient, json', worker: 'Node', create: forkClients('json') },
   'fork-advanced': { label: 'fork() + WorkerClient, advanced', worker: 'Node', create: forkClients('advanced') },
@@ -156,7 +164,7 @@ const SYSTEMS = {
   tinypool: { label: "tinypool (runtime: 'child_process')", worker: 'Node', create: tinypoolPool },
   'jest-worker': { label: 'jest-worker (child processes)', worker: 'Node', create: jestWorkerPool },
   'forkwire-node': { label: 'forkwire WorkerPool({ script })', worker: 'Node', create: forkwirePool('node'), many: true },
-  'forkwire-rust': { label: 'forkwire WorkerPool({ command })', worker: 'Rust', create: forkwirePool('rust'), many: true },
+  'forkwire-rust': { label: 'forkwire WorkerPool({ command })', worker: 'Rust', create: forkwirePool('rust'), many: true, batch: BATCH_SIZE },
 };
 
 /** The JS pool rows forkwire is compared with. */
