@@ -87,8 +87,11 @@ class WorkerPool extends EventEmitter {
   }
 
   /** Sends `data` to a worker as `{id, type?, data}` and resolves with its `result`. */
-  request(data, options = {}) {
+  request(data, options) {
     if (this.#state !== 'open') return Promise.reject(this.#closedError());
+    if (options === undefined) {
+      return this.#mode === 'json' ? this.#requestBatched(data, undefined) : this.#requestDirect(data, {});
+    }
     const { timeout, signal, type, workerId, role, key, onProgress } = options;
     if (signal?.aborted) {
       return Promise.reject(new ForkwireError('the request was aborted', codes.ABORTED, { cause: signal.reason }));
