@@ -3,7 +3,7 @@
 
 use crate::inbox::{Inbox, Wake};
 use crate::options::{millis, NativePoolOptions};
-use forkwire::pool::{Body, CloseOptions, ErrorCode, Pool, Request, Target};
+use forkwire::pool::{Body, CloseOptions, ErrorCode, Pool, Request, Settled, Target};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use std::sync::Arc;
@@ -22,6 +22,8 @@ pub struct NativeBatch {
 pub struct NativePool {
     pool: Arc<Pool>,
     inbox: Arc<Inbox>,
+    /// Hears the requests of `request_many` (one handler for them all).
+    settled: Settled,
 }
 
 fn target(worker: i32, role: Option<String>, key: Option<String>) -> Target {
@@ -48,9 +50,11 @@ impl NativePool {
         let events = Arc::clone(&inbox);
         let pool = Pool::with_events(options.into_engine()?, Arc::new(move |e| events.event(e)))
             .map_err(|e| napi::Error::from_reason(format!("{}: {}", e.code.as_str(), e.message)))?;
+        let to_inbox = Arc::clone(&inbox);
         Ok(NativePool {
             pool: Arc::new(pool),
             inbox,
+            settled: Arc::new(move |id, outcome| to_inbox.settled(id, outcome)),
         })
     }
 
@@ -100,24 +104,12 @@ impl NativePool {
             serde_json::from_str(&items).map_err(|e| {
                 napi::Error::from_reason(format!("{}: {e}", ErrorCode::Serialize.as_str()))
             })?;
-        let count = parts.len();
-        let requests = parts.into_iter().enumerate().map(|(i, data)| {
-            let id = (first_id + i as i64) as u64;
-            let inbox = Arc::clone(&self.inbox);
-            Request {
-                id,
-                body: Body::Json {
-                    data: Some(data.get().to_owned()),
-                    kind: None,
-                },
-                timeout: None,
-                target: Target::Any,
-                retries: None,
-                done: Box::new(move |outcome| inbox.settled(id, outcome)),
-            }
-        });
-        self.pool.submit_many(requests);
-        Ok(count as u32)
+        self.pool.submit_json_batch(
+            first_id as u64,
+            parts.iter().map(|p| p.get()),
+            &self.settled,
+        );
+        Ok(parts.len() as u32)
     }
 
     /// Submits an advanced-mode request: a whole frame (length prefix and

@@ -35,6 +35,26 @@ pub enum Outcome {
 /// Called once with each request's outcome, on a pool thread.
 pub type Completion = Box<dyn FnOnce(Outcome) + Send>;
 
+/// Called once per request, with its id and outcome, for every request of
+/// a [`super::Pool::submit_json_batch`] call: one handler shared by them
+/// all instead of a [`Completion`] each.
+pub type Settled = std::sync::Arc<dyn Fn(u64, Outcome) + Send + Sync>;
+
+/// Who hears a request's outcome.
+pub(crate) enum Done {
+    Once(Completion),
+    Shared(u64, Settled),
+}
+
+impl Done {
+    pub fn call(self, outcome: Outcome) {
+        match self {
+            Done::Once(done) => done(outcome),
+            Done::Shared(id, settled) => settled(id, outcome),
+        }
+    }
+}
+
 /// Something that happened in the pool besides a request settling.
 #[derive(Debug)]
 pub enum PoolEvent {

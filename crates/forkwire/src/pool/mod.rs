@@ -32,12 +32,13 @@ mod timer;
 mod worker;
 
 pub use error::{ErrorCode, RequestError};
-pub use events::{Completion, EventHandler, Outcome, Payload, PoolEvent};
+pub use events::{Completion, EventHandler, Outcome, Payload, PoolEvent, Settled};
 pub use lifecycle::{CloseOptions, RestartPolicy};
 pub use stats::{PoolStats, WorkerStats};
 
 use crate::codec::{self, Mode};
 use crate::process::Command;
+use events::Done;
 use parking_lot::{Condvar, Mutex};
 use state::{Effects, Entry, Phase, State, Timer};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -159,6 +160,17 @@ pub struct Request {
     pub done: Completion,
 }
 
+/// A request with its frame built, on its way into the queue.
+struct Queued {
+    id: u64,
+    frame: Vec<u8>,
+    timeout: Option<Duration>,
+    target: Target,
+    retries: Option<u32>,
+    done: Done,
+    handle: Option<handle::PoolHandle>,
+}
+
 /// State shared by the pool handle and its threads.
 pub(crate) struct Shared {
     state: Mutex<State>,
@@ -257,6 +269,43 @@ impl Pool {
     pub fn submit_many(&self, requests: impl IntoIterator<Item = Request>) {
         let mut fx = Effects::default();
         self.shared.submit_many(requests, &mut fx);
+        self.shared.fire(fx);
+    }
+
+    /// Submits json-mode requests with ids `first_id`, `first_id + 1`, ...,
+    /// one per item of `data` (each the JSON text of a request's `data`),
+    /// with no type, the pool's timeout and retries, to any worker, under
+    /// one lock. `settled` is called once per request with its id and
+    /// outcome. The cheapest way to submit many requests: no allocation
+    /// per request beyond its frame and its entry.
+    pub fn submit_json_batch<'a>(
+        &self,
+        first_id: u64,
+        data: impl IntoIterator<Item = &'a str>,
+        settled: &Settled,
+    ) {
+        let mut fx = Effects::default();
+        {
+            let mut st = self.shared.state.lock();
+            for (id, data) in (first_id..).zip(data) {
+                let done = Done::Shared(id, Arc::clone(settled));
+                if let Some(refused) = self.shared.refuse_json() {
+                    fx.settle(done, refused);
+                    continue;
+                }
+                let queued = Queued {
+                    id,
+                    frame: self.shared.json_frame(id, None, Some(data)),
+                    timeout: None,
+                    target: Target::Any,
+                    retries: None,
+                    done,
+                    handle: None,
+                };
+                self.shared.enqueue_frame(&mut st, queued, &mut fx);
+            }
+            st.pump();
+        }
         self.shared.fire(fx);
     }
 
@@ -483,7 +532,7 @@ impl Shared {
     fn fire(&self, fx: Effects) {
         for item in fx.items {
             match item {
-                state::Effect::Settle(done, outcome) => done(outcome),
+                state::Effect::Settle(done, outcome) => done.call(outcome),
                 state::Effect::Event(event) => (self.on_event)(event),
             }
         }
@@ -518,12 +567,56 @@ impl Shared {
             retries,
             done,
         } = request;
+        let done = Done::Once(done);
+        let frame = match body {
+            Body::Json { data, kind } => {
+                if let Some(refused) = self.refuse_json() {
+                    fx.settle(done, refused);
+                    return;
+                }
+                let frame = self.json_frame(id, kind.as_deref(), data.as_deref());
+                match &handle {
+                    Some(h) => h.wrap_json(&frame),
+                    None => frame,
+                }
+            }
+            Body::Frame(frame) => frame,
+        };
+        let queued = Queued {
+            id,
+            frame,
+            timeout,
+            target,
+            retries,
+            done,
+            handle,
+        };
+        self.enqueue_frame(st, queued, fx);
+    }
+
+    /// The outcome of a JSON body sent to a pool in another mode.
+    fn refuse_json(&self) -> Option<Outcome> {
+        (self.mode != Mode::Json).then(|| {
+            let message = "a JSON body needs a json-mode pool";
+            Outcome::Failed(RequestError::new(ErrorCode::Serialize, message))
+        })
+    }
+
+    /// The json-mode frame of a request.
+    fn json_frame(&self, id: u64, kind: Option<&str>, data: Option<&str>) -> Vec<u8> {
+        let version = self.options.protocol_version.as_deref();
+        envelope::json_request(id, kind, version, data)
+    }
+
+    /// Queues one request whose frame is built (the caller pumps).
+    fn enqueue_frame(&self, st: &mut State, q: Queued, fx: &mut Effects) {
+        let (id, done) = (q.id, q.done);
         let refuse = |code, message: &str| Outcome::Failed(RequestError::new(code, message));
         if st.phase != Phase::Open {
             fx.settle(done, refuse(ErrorCode::Closed, "the pool is closed"));
             return;
         }
-        if !st.can_serve(&target) {
+        if !st.can_serve(&q.target) {
             fx.settle(done, Outcome::Failed(state::no_worker_left()));
             return;
         }
@@ -531,29 +624,7 @@ impl Shared {
             fx.settle(done, refuse(ErrorCode::Serialize, "duplicate request id"));
             return;
         }
-        let frame: Arc<[u8]> = match body {
-            Body::Json { data, kind } => {
-                if self.mode != Mode::Json {
-                    fx.settle(
-                        done,
-                        refuse(ErrorCode::Serialize, "a JSON body needs a json-mode pool"),
-                    );
-                    return;
-                }
-                let frame = envelope::json_request(
-                    id,
-                    kind.as_deref(),
-                    self.options.protocol_version.as_deref(),
-                    data.as_deref(),
-                );
-                match &handle {
-                    Some(h) => h.wrap_json(&frame).into(),
-                    None => frame.into(),
-                }
-            }
-            Body::Frame(frame) => frame.into(),
-        };
-        let timeout = timeout.or(self.options.timeout).filter(|t| !t.is_zero());
+        let timeout = q.timeout.or(self.options.timeout).filter(|t| !t.is_zero());
         let deadline = timeout.map(timer::after);
         if let Some(at) = deadline {
             let earliest = st.timers.peek().map(|t| t.0 .0);
@@ -565,13 +636,13 @@ impl Shared {
         st.requests.insert(
             id,
             Entry {
-                frame,
-                target,
+                frame: q.frame.into(),
+                target: q.target,
                 deadline,
                 done: Some(done),
                 worker: None,
-                retries_left: retries.unwrap_or(self.options.retries),
-                handle,
+                retries_left: q.retries.unwrap_or(self.options.retries),
+                handle: q.handle,
             },
         );
         st.queue.push_back(id);

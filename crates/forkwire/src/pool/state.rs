@@ -5,7 +5,7 @@
 //! released.
 
 use super::error::{ErrorCode, RequestError};
-use super::events::{Completion, Outcome, PoolEvent};
+use super::events::{Done, Outcome, PoolEvent};
 use super::ids::IdMap;
 use super::stats::{PoolStats, WorkerStats};
 use super::worker::Live;
@@ -44,7 +44,7 @@ pub(crate) struct Entry {
     pub frame: Arc<[u8]>,
     pub target: Target,
     pub deadline: Option<Instant>,
-    pub done: Option<Completion>,
+    pub done: Option<Done>,
     /// The slot it was sent to, while in flight.
     pub worker: Option<usize>,
     /// How many more times it may be resent if its worker dies.
@@ -85,12 +85,12 @@ pub(crate) struct Effects {
 }
 
 pub(crate) enum Effect {
-    Settle(Completion, Outcome),
+    Settle(Done, Outcome),
     Event(PoolEvent),
 }
 
 impl Effects {
-    pub fn settle(&mut self, done: Completion, outcome: Outcome) {
+    pub fn settle(&mut self, done: Done, outcome: Outcome) {
         self.items.push(Effect::Settle(done, outcome));
     }
 
