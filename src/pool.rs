@@ -3,7 +3,7 @@
 
 use crate::inbox::{Inbox, Wake};
 use crate::options::{millis, NativePoolOptions};
-use forkwire::pool::{Body, CloseOptions, ErrorCode, Pool, Request, Settled, Target};
+use forkwire::pool::{Body, CloseOptions, ErrorCode, Pool, Request, Target};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use std::sync::Arc;
@@ -22,8 +22,6 @@ pub struct NativeBatch {
 pub struct NativePool {
     pool: Arc<Pool>,
     inbox: Arc<Inbox>,
-    /// Hears the requests of `request_many` (one handler for them all).
-    settled: Settled,
 }
 
 fn target(worker: i32, role: Option<String>, key: Option<String>) -> Target {
@@ -47,14 +45,16 @@ impl NativePool {
     #[napi(constructor)]
     pub fn new(options: NativePoolOptions, wake: Wake) -> napi::Result<NativePool> {
         let inbox = Arc::new(Inbox::new(wake));
-        let events = Arc::clone(&inbox);
-        let pool = Pool::with_events(options.into_engine()?, Arc::new(move |e| events.event(e)))
-            .map_err(|e| napi::Error::from_reason(format!("{}: {}", e.code.as_str(), e.message)))?;
-        let to_inbox = Arc::clone(&inbox);
+        let (events, settled) = (Arc::clone(&inbox), Arc::clone(&inbox));
+        let pool = Pool::with_settled(
+            options.into_engine()?,
+            Arc::new(move |e| events.event(e)),
+            Box::new(move |id, outcome| settled.settled(id, outcome)),
+        )
+        .map_err(|e| napi::Error::from_reason(format!("{}: {}", e.code.as_str(), e.message)))?;
         Ok(NativePool {
             pool: Arc::new(pool),
             inbox,
-            settled: Arc::new(move |id, outcome| to_inbox.settled(id, outcome)),
         })
     }
 
@@ -104,11 +104,9 @@ impl NativePool {
             serde_json::from_str(&items).map_err(|e| {
                 napi::Error::from_reason(format!("{}: {e}", ErrorCode::Serialize.as_str()))
             })?;
-        self.pool.submit_json_batch(
-            first_id as u64,
-            parts.iter().map(|p| p.get()),
-            &self.settled,
-        );
+        // The pool was built with a handler (the inbox), so this takes it.
+        self.pool
+            .submit_json_batch(first_id as u64, parts.iter().map(|p| p.get()));
         Ok(parts.len() as u32)
     }
 

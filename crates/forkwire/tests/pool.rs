@@ -223,16 +223,17 @@ fn roles_keys_and_worker_targets() {
 
 #[test]
 fn a_json_batch_settles_each_request_once_through_one_handler() {
-    let pool = Pool::new(PoolOptions {
-        concurrency: 8,
-        ..options(2)
-    })
-    .unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&seen);
-    let settled: forkwire::pool::Settled = Arc::new(move |id, outcome| {
-        sink.lock().unwrap().push((id, outcome));
-    });
+    let pool = Pool::with_settled(
+        PoolOptions {
+            concurrency: 8,
+            ..options(2)
+        },
+        Arc::new(|_| {}),
+        Box::new(move |id, outcome| sink.lock().unwrap().push((id, outcome))),
+    )
+    .unwrap();
     // The last request answers after a second, so its id is still open
     // when the second batch comes.
     let data: Vec<String> = (0..500)
@@ -241,28 +242,28 @@ fn a_json_batch_settles_each_request_once_through_one_handler() {
             _ => format!("{{\"n\":{i}}}"),
         })
         .collect();
-    pool.submit_json_batch(1000, data.iter().map(String::as_str), &settled);
+    assert!(pool.submit_json_batch(1000, data.iter().map(String::as_str)));
     // A second batch reusing an open id: that one is refused, the rest run.
-    pool.submit_json_batch(1499, ["\"dup\"", "\"fresh\""], &settled);
+    assert!(pool.submit_json_batch(1499, ["\"dup\"", "\"fresh\""]));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while seen.lock().unwrap().len() < 502 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-    let mut seen = std::mem::take(&mut *seen.lock().unwrap());
-    seen.sort_by_key(|(id, _)| *id);
+    let mut got = std::mem::take(&mut *seen.lock().unwrap());
+    got.sort_by_key(|(id, _)| *id);
     let text = |o: &Outcome| match o {
         Outcome::Result(forkwire::pool::Payload::Json(Some(t))) => t.clone(),
         other => format!("{other:?}"),
     };
     // 1499 twice: once refused as a duplicate, once with its result.
-    assert_eq!(seen.len(), 502);
-    for (i, (id, outcome)) in seen.iter().take(499).enumerate() {
+    assert_eq!(got.len(), 502);
+    for (i, (id, outcome)) in got.iter().take(499).enumerate() {
         assert_eq!(
             (*id, text(outcome)),
             (1000 + i as u64, ((2 * i) as f64).to_string())
         );
     }
-    let last: Vec<_> = seen[499..].iter().map(|(id, o)| (*id, text(o))).collect();
+    let last: Vec<_> = got[499..].iter().map(|(id, o)| (*id, text(o))).collect();
     assert!(last.contains(&(1499, "998".into())), "{last:?}");
     assert!(
         last.iter()
@@ -272,13 +273,15 @@ fn a_json_batch_settles_each_request_once_through_one_handler() {
     assert!(last.contains(&(1500, "\"fresh\"".into())), "{last:?}");
     pool.close(CloseOptions::default());
     // After close every batch request is refused at once.
-    let closed = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&closed);
-    let refused: forkwire::pool::Settled = Arc::new(move |_, outcome| {
-        if matches!(outcome, Outcome::Failed(e) if e.code == ErrorCode::Closed) {
-            count.fetch_add(1, Ordering::Relaxed);
-        }
-    });
-    pool.submit_json_batch(1, ["1", "2"], &refused);
-    assert_eq!(closed.load(Ordering::Relaxed), 2);
+    assert!(pool.submit_json_batch(1, ["1", "2"]));
+    let refused = std::mem::take(&mut *seen.lock().unwrap());
+    assert_eq!(refused.len(), 2);
+    assert!(refused
+        .iter()
+        .all(|(_, o)| matches!(o, Outcome::Failed(e) if e.code == ErrorCode::Closed)));
+    // A pool without a handler takes no batch (nobody would hear it).
+    let plain = Pool::new(options(1)).unwrap();
+    assert!(!plain.submit_json_batch(1, ["1"]));
+    assert_eq!(plain.stats().in_flight + plain.stats().queued, 0);
+    plain.close(CloseOptions::default());
 }

@@ -36,23 +36,16 @@ pub enum Outcome {
 pub type Completion = Box<dyn FnOnce(Outcome) + Send>;
 
 /// Called once per request, with its id and outcome, for every request of
-/// a [`super::Pool::submit_json_batch`] call: one handler shared by them
-/// all instead of a [`Completion`] each.
-pub type Settled = std::sync::Arc<dyn Fn(u64, Outcome) + Send + Sync>;
+/// [`super::Pool::submit_json_batch`]: one handler for the pool (given to
+/// [`super::Pool::with_settled`]) instead of a [`Completion`] each.
+pub type Settled = Box<dyn Fn(u64, Outcome) + Send + Sync>;
 
 /// Who hears a request's outcome.
 pub(crate) enum Done {
+    /// Its own completion.
     Once(Completion),
-    Shared(u64, Settled),
-}
-
-impl Done {
-    pub fn call(self, outcome: Outcome) {
-        match self {
-            Done::Once(done) => done(outcome),
-            Done::Shared(id, settled) => settled(id, outcome),
-        }
-    }
+    /// The pool's [`Settled`] handler, with this id.
+    Pool(u64),
 }
 
 /// Something that happened in the pool besides a request settling.

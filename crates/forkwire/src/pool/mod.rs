@@ -180,6 +180,8 @@ pub(crate) struct Shared {
     /// gone.
     idle_cv: Condvar,
     on_event: EventHandler,
+    /// Hears the requests of `submit_json_batch`.
+    settled: Option<Settled>,
     options: PoolOptions,
     mode: Mode,
 }
@@ -199,6 +201,24 @@ impl Pool {
 
     /// Like [`Pool::new`], reporting events to `on_event`.
     pub fn with_events(options: PoolOptions, on_event: EventHandler) -> Result<Pool, RequestError> {
+        Self::build(options, on_event, None)
+    }
+
+    /// Like [`Pool::with_events`], with the handler that hears every
+    /// request of [`Pool::submit_json_batch`].
+    pub fn with_settled(
+        options: PoolOptions,
+        on_event: EventHandler,
+        settled: Settled,
+    ) -> Result<Pool, RequestError> {
+        Self::build(options, on_event, Some(settled))
+    }
+
+    fn build(
+        options: PoolOptions,
+        on_event: EventHandler,
+        settled: Option<Settled>,
+    ) -> Result<Pool, RequestError> {
         let mode = options.command.mode();
         let size = options.size.max(1);
         let shared = Arc::new(Shared {
@@ -206,6 +226,7 @@ impl Pool {
             timer_cv: Condvar::new(),
             idle_cv: Condvar::new(),
             on_event,
+            settled,
             options,
             mode,
         });
@@ -275,20 +296,24 @@ impl Pool {
     /// Submits json-mode requests with ids `first_id`, `first_id + 1`, ...,
     /// one per item of `data` (each the JSON text of a request's `data`),
     /// with no type, the pool's timeout and retries, to any worker, under
-    /// one lock. `settled` is called once per request with its id and
-    /// outcome. The cheapest way to submit many requests: no allocation
-    /// per request beyond its frame and its entry.
+    /// one lock. The pool's [`Settled`] handler is called once per request
+    /// with its id and outcome. The cheapest way to submit many requests:
+    /// nothing per request beyond its frame and its entry. Returns false,
+    /// and submits nothing, on a pool built without a handler
+    /// ([`Pool::with_settled`]).
     pub fn submit_json_batch<'a>(
         &self,
         first_id: u64,
         data: impl IntoIterator<Item = &'a str>,
-        settled: &Settled,
-    ) {
+    ) -> bool {
+        if self.shared.settled.is_none() {
+            return false;
+        }
         let mut fx = Effects::default();
         {
             let mut st = self.shared.state.lock();
             for (id, data) in (first_id..).zip(data) {
-                let done = Done::Shared(id, Arc::clone(settled));
+                let done = Done::Pool(id);
                 if let Some(refused) = self.shared.refuse_json() {
                     fx.settle(done, refused);
                     continue;
@@ -307,6 +332,7 @@ impl Pool {
             st.pump();
         }
         self.shared.fire(fx);
+        true
     }
 
     /// Sends `data` as a request and waits for the result, decoded as `R`.
@@ -532,7 +558,12 @@ impl Shared {
     fn fire(&self, fx: Effects) {
         for item in fx.items {
             match item {
-                state::Effect::Settle(done, outcome) => done.call(outcome),
+                state::Effect::Settle(Done::Once(done), outcome) => done(outcome),
+                state::Effect::Settle(Done::Pool(id), outcome) => {
+                    if let Some(settled) = &self.settled {
+                        settled(id, outcome);
+                    }
+                }
                 state::Effect::Event(event) => (self.on_event)(event),
             }
         }
