@@ -72,8 +72,14 @@ async function main() {
   });
 
   await pattern('requestMany', async () => {
-    const results = await pool.requestMany(range(1000).map((i) => ({ n: i })));
-    return `requestMany(1000 items) -> one promise, ${results.length} results in order, last ${results[999]}`;
+    const items = range(1000).map((i) => ({ n: i }));
+    const results = await pool.requestMany(items);
+    const before = pool.stats().completed;
+    const batched = await pool.requestMany(items, { batchSize: 100 });
+    const requests = pool.stats().completed - before;
+    const same = batched.every((r, i) => r === results[i]);
+    return `requestMany(1000 items) -> one promise, ${results.length} results in order, last ${results[999]}; `
+      + `with {batchSize: 100} -> ${requests} requests carried them, same results: ${same}`;
   });
 
   await pattern('notification', async () => {
