@@ -83,9 +83,12 @@ export interface WorkerPoolOptions {
   concurrency?: number
   /**
    * `requestMany()` sends its items at most this many to a request, `{id, type: 'forkwire:batch', data: items}`,
-   * each answered by one reply whose result is the array of the items' results: far fewer messages for many small
-   * items. A short list is split into as many requests as there are workers. Only for workers that answer such requests (Rust workers on `forkwire::serve` do). Default 0: one
-   * request per item, which every worker understands.
+   * each answered by one reply whose result is `{results: [...]}`, the items' results in order: far fewer
+   * messages for many small items. A list shorter than `size * batchSize` is spread over the workers (at most
+   * `ceil(n / size)` items to a request). Each such request is one request to the pool: `timeout`, `retries`
+   * and `maxTasksPerWorker` count it once, and a retry runs all its items again. Only for workers that answer
+   * such requests (Rust workers on `forkwire::serve` do; a reply that is not `{results}` of the right length
+   * rejects with `ERR_FORKWIRE_PROTOCOL`). Default 0: one request per item, which every worker understands.
    */
   batchSize?: number
   /** The channel's serialization, as `fork()`'s option. Default `'json'`. */
@@ -136,13 +139,13 @@ export interface WorkerHealth {
   parent: { rss: number | null; completed: number; failed: number; restarts: number; poolUptimeMs: number }
 }
 
-/** Options of {@link WorkerPool.request}. */
 /** Options of `requestMany()`. */
 export interface RequestManyOptions {
   /** Items per request for this call (see `WorkerPoolOptions.batchSize`); 0 for one request per item. */
   batchSize?: number
 }
 
+/** Options of {@link WorkerPool.request}. */
 export interface RequestOptions {
   /** Timeout in ms for this request; 0 means none. Default: the pool's `timeout`. */
   timeout?: number

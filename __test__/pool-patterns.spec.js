@@ -375,6 +375,36 @@ describe.each([
   });
 });
 
+test('a worker that echoes data cannot pass for one that answers batches', async () => {
+  // The seed's Node worker answers any {id, data} with data (or data.n * 2):
+  // a batch comes back as the array it went as, not {results}.
+  const pool = new WorkerPool({ ...seedWorkers[1][1], size: 1 });
+  try {
+    const err = await within(pool.requestMany([{ n: 1 }, 'b'], { batchSize: 2 }).catch((e) => e));
+    expect(err.code).toBe('ERR_FORKWIRE_PROTOCOL');
+    expect(err.message).toMatch(/with an array, not \{results/);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('more than 1024 plain requests in one tick, with option requests and sends among them', async () => {
+  const pool = new WorkerPool({ ...rustWorker, size: 2, concurrency: 64 });
+  try {
+    const plain = (from, to) => range(to - from).map((i) => pool.request({ n: from + i }));
+    const first = plain(0, 1500);
+    const typed = pool.request({ n: -1 }, { timeout: 5000 });
+    const sent = pool.send(0, { type: 'notification' });
+    const rest = plain(1500, 3000);
+    const results = await within(Promise.all([...first, typed, ...rest]), 20000);
+    expect(sent).toBe(true);
+    expect(results).toEqual([...range(1500).map((i) => i * 2), -2, ...range(1500).map((i) => (1500 + i) * 2)]);
+    expect(pool.stats()).toMatchObject({ completed: 3001, failed: 0, inFlight: 0, queued: 0 });
+  } finally {
+    await pool.close();
+  }
+});
+
 test('a worker that does not answer batches as batches: ERR_FORKWIRE_PROTOCOL', async () => {
   const pool = new WorkerPool({ ...envelopeWorker, size: 1 });
   try {

@@ -196,6 +196,19 @@ describe('a Rust child forked from plain Node (json mode)', () => {
     await exited(child);
   });
 
+  test('arrays are not requests; null control members still count', async () => {
+    const child = forkSeed();
+    const box = inbox(child);
+    child.send([7]);
+    expect(await box.next()).toEqual({ error: 'Invalid message format', received: 'object' });
+    child.send({ id: 1, data: { fail: null, n: 3 } });
+    expect(await box.next()).toEqual({ id: 1, error: 'null' });
+    child.send({ id: 2, data: { n: 3 } });
+    expect(await box.next()).toEqual({ id: 2, result: 6 });
+    child.disconnect();
+    await exited(child);
+  });
+
   test('lone surrogates, as Node writes them, arrive as U+FFFD', async () => {
     const child = forkSeed();
     const box = inbox(child);

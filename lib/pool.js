@@ -197,8 +197,8 @@ class WorkerPool extends EventEmitter {
       return Promise.reject(err);
     }
     if (items.length === 0) return Promise.resolve([]);
-    // At most batchSize items to a request, and no fewer requests than
-    // workers, so that a short list still runs on every worker.
+    // At most batchSize items to a request, and at most ceil(n / size) so
+    // that a short list is spread over the workers.
     if (batchSize > 0) return this.#requestBatches(items, Math.min(batchSize, Math.ceil(items.length / this.#size)));
     if (this.#mode !== 'json') return Promise.all(items.map((item) => this.request(item)));
     let text;
@@ -223,17 +223,20 @@ class WorkerPool extends EventEmitter {
   /**
    * requestMany() in requests of `size` items each, `{id, type:
    * 'forkwire:batch', data: items}`, each answered by one reply whose
-   * result is the array of the items' results.
+   * result is `{results: [...]}`, the items' results in order.
    */
   #requestBatches(items, size) {
     const parts = [];
     for (let i = 0; i < items.length; i += size) {
       const chunk = items.slice(i, i + size);
-      parts.push(this.#requestDirect(chunk, { type: BATCH_TYPE }).then((results) => {
+      parts.push(this.#requestDirect(chunk, { type: BATCH_TYPE }).then((answer) => {
+        // {results: [...]}: a worker that merely echoes `data` (an array)
+        // cannot pass for one that answers batches.
+        const results = answer !== null && typeof answer === 'object' && !Array.isArray(answer) ? answer.results : undefined;
         if (Array.isArray(results) && results.length === chunk.length) return results;
-        const got = Array.isArray(results) ? `${results.length} results` : typeof results;
+        const got = Array.isArray(results) ? `{results} of ${results.length}` : Array.isArray(answer) ? 'an array' : typeof answer;
         throw new ForkwireError(
-          `the worker answered a ${BATCH_TYPE} request of ${chunk.length} items with ${got}: does it speak batches? (forkwire::serve does)`,
+          `the worker answered a ${BATCH_TYPE} request of ${chunk.length} items with ${got}, not {results: [...]}: does it speak batches? (forkwire::serve does)`,
           codes.PROTOCOL,
         );
       }));

@@ -105,8 +105,12 @@ impl NativePool {
                 napi::Error::from_reason(format!("{}: {e}", ErrorCode::Serialize.as_str()))
             })?;
         // The pool was built with a handler (the inbox), so this takes it.
-        self.pool
-            .submit_json_batch(first_id as u64, parts.iter().map(|p| p.get()));
+        if !self
+            .pool
+            .submit_json_batch(first_id as u64, parts.iter().map(|p| p.get()))
+        {
+            return Err(napi::Error::from_reason("the pool takes no batches"));
+        }
         Ok(parts.len() as u32)
     }
 

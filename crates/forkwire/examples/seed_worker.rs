@@ -11,8 +11,9 @@
 //!   `data.fail: msg` → `{id, error: msg}`; `data.exit: code` exits;
 //!   `data.hang: true` stops answering anything while staying alive.
 //! - `{id, type: 'forkwire:batch', data: [item, ...]}` (what
-//!   `requestMany(items, { batchSize })` sends) → `{id, result: [...]}`,
-//!   each item answered as `data` is above.
+//!   `requestMany(items, { batchSize })` sends) → `{id, result: {results:
+//!   [...]}}`, each item answered as `data` is above (`fail` fails the
+//!   batch; the other control members are not acted on in a batch).
 //! - `{type: 'heartbeat-request'}`, `{type: 'health-check'}`,
 //!   `{type: 'ping'}` are answered; other typed notifications are accepted.
 //! - Non-objects and objects without `id` or `type` get the validation
@@ -103,19 +104,31 @@ struct Simple<'a> {
     data: Option<&'a RawValue>,
 }
 
-/// The members of `data` that change what the worker does.
+/// The members of `data` that change what the worker does; a member that
+/// is there holds `Some`, even when it is `null` (as the full path sees it).
 #[derive(Deserialize)]
 struct Controls<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     n: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     sleep: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     fail: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     exit: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     hang: Option<&'a RawValue>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+impl Controls<'_> {
+    /// Whether the full path must act on this request.
+    fn acts(&self) -> bool {
+        self.sleep.is_some() || self.fail.is_some() || self.exit.is_some() || self.hang.is_some()
+    }
 }
 
 #[derive(Serialize)]
@@ -149,11 +162,14 @@ impl Serialize for Answer<'_> {
     }
 }
 
-/// The control members of `data`, if it is an object (a struct would
-/// also read an array).
-fn controls(data: Option<&RawValue>) -> Option<Controls<'_>> {
-    data.filter(|d| d.get().starts_with('{'))
-        .and_then(|d| serde_json::from_str(d.get()).ok())
+/// The control members of `data`: `Ok(None)` when it is not an object,
+/// `Err` when it is one that does not read as [`Controls`] (a repeated
+/// member, say), which the full path then answers.
+fn controls(data: Option<&RawValue>) -> Result<Option<Controls<'_>>, ()> {
+    match data.filter(|d| d.get().starts_with('{')) {
+        Some(d) => serde_json::from_str(d.get()).map(Some).map_err(|_| ()),
+        None => Ok(None),
+    }
 }
 
 /// `data.n * 2` when `n` is a number, else `data` itself.
@@ -167,32 +183,37 @@ fn answer<'a>(data: Option<&'a RawValue>, controls: Option<&Controls<'a>>) -> An
     }
 }
 
+/// The result of a batch request: `{results: [...]}`, so that a worker
+/// that merely echoes `data` cannot pass for one that answers batches.
+#[derive(Serialize)]
+struct BatchResult<T: Serialize> {
+    results: Vec<T>,
+}
+
 impl Worker {
     /// The common requests, answered without building a `Value`: `{id,
     /// data}` where `data.n` is a number (doubled) or `data` has none of
-    /// the control members (echoed as the text it came as), and batches.
-    /// False for anything else, and for single requests with `\ud` escapes
-    /// (lone surrogates, which the full path reads as U+FFFD): those take
-    /// the full path.
+    /// the control members (echoed as the text it came as), and batches
+    /// of such items. False for anything else, and for frames with `\ud`
+    /// escapes (lone surrogates, which the full path reads as U+FFFD):
+    /// those take the full path.
     fn handle_simple(&self, frame: &[u8]) -> bool {
+        // Only an object is a request (a struct would also read an array).
+        if !frame.starts_with(b"{") || frame.windows(3).any(|w| w == b"\\ud" || w == b"\\uD") {
+            return false;
+        }
         let Ok(Simple { id, kind, data }) = serde_json::from_slice::<Simple>(frame) else {
             return false;
         };
         match kind.map(RawValue::get) {
             None => {}
-            Some(BATCH_TYPE) => {
-                self.handle_batch(id, data);
-                return true;
-            }
+            Some(BATCH_TYPE) => return self.handle_batch(id, data),
             Some(_) => return false,
         }
-        if frame.windows(3).any(|w| w == b"\\ud" || w == b"\\uD") {
+        let Ok(controls) = controls(data) else {
             return false;
-        }
-        let controls = controls(data);
-        if controls.as_ref().is_some_and(|c| {
-            c.sleep.is_some() || c.fail.is_some() || c.exit.is_some() || c.hang.is_some()
-        }) {
+        };
+        if controls.as_ref().is_some_and(Controls::acts) {
             return false;
         }
         self.tasks.fetch_add(1, Ordering::Relaxed);
@@ -202,23 +223,23 @@ impl Worker {
     }
 
     /// `{id, type: 'forkwire:batch', data: [item, ...]}`: each item answered
-    /// as the common path answers `data` (an item's `fail` fails the whole
-    /// batch with its message; the other control members are not acted on
-    /// in a batch), all in one reply `{id, result: [...]}`.
-    fn handle_batch(&self, id: &RawValue, data: Option<&RawValue>) {
+    /// as the common path answers `data`, all in one reply `{id, result:
+    /// {results: [...]}}`; an item's `fail` fails the whole batch with its
+    /// message (the other control members are not acted on in a batch).
+    /// False (the full path answers it) unless every item reads plainly.
+    fn handle_batch(&self, id: &RawValue, data: Option<&RawValue>) -> bool {
         let Some(Ok(items)) = data.map(|d| serde_json::from_str::<Vec<&RawValue>>(d.get())) else {
-            self.errors.fetch_add(1, Ordering::Relaxed);
-            let error = "a forkwire:batch request needs an array of items as data";
-            self.send(&json!({ "id": id, "error": error }));
-            return;
+            return false;
         };
         let mut results = Vec::with_capacity(items.len());
         for item in items {
-            let controls = controls(Some(item));
+            let Ok(controls) = controls(Some(item)) else {
+                return false;
+            };
             if let Some(error) = controls.as_ref().and_then(|c| c.fail) {
                 self.errors.fetch_add(1, Ordering::Relaxed);
                 self.send(&Failure { id, error });
-                return;
+                return true;
             }
             results.push(answer(Some(item), controls.as_ref()));
         }
@@ -226,8 +247,34 @@ impl Worker {
             .fetch_add(results.len() as u64, Ordering::Relaxed);
         self.send(&Reply {
             id,
-            result: results,
+            result: BatchResult { results },
         });
+        true
+    }
+
+    /// A batch on the full path: as [`Worker::handle_batch`], with values.
+    fn batch(&self, id: Value, data: Value) {
+        let Value::Array(items) = data else {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            let error = "a forkwire:batch request needs an array of items as data";
+            self.reply(json!({ "id": id, "error": error }));
+            return;
+        };
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            if let Some(error) = item.get("fail") {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                self.reply(json!({ "id": id, "error": error }));
+                return;
+            }
+            results.push(match item.get("n").and_then(Value::as_f64) {
+                Some(n) => json!(n * 2.0),
+                None => item,
+            });
+        }
+        self.tasks
+            .fetch_add(results.len() as u64, Ordering::Relaxed);
+        self.reply(json!({ "id": id, "result": BatchResult { results } }));
     }
 
     /// Replies from the reading thread wait for the next flush.
@@ -245,6 +292,9 @@ impl Worker {
         let kind = obj.get("type").and_then(Value::as_str);
         match (obj.get("id"), kind) {
             (_, Some("cancel")) => {}
+            (Some(id), Some("forkwire:batch")) => {
+                self.batch(id.clone(), obj.get("data").cloned().unwrap_or(Value::Null))
+            }
             (Some(id), _) => {
                 self.request(id.clone(), obj.get("data").cloned().unwrap_or(Value::Null))
             }

@@ -103,7 +103,7 @@ fn a_batch_runs_the_handler_per_item_and_answers_once() {
     let batch = Some(forkwire::serve::BATCH_TYPE);
     let items = json!([1, "two", { "three": 3 }, [4], null]);
     let results: Value = pool.call_with(&items, batch, Target::Any, None).unwrap();
-    assert_eq!(results, items);
+    assert_eq!(results, json!({ "results": items }));
     // The first failing item fails the batch; the pool goes on.
     let err = pool
         .call_with::<_, Value>(

@@ -301,6 +301,12 @@ impl Pool {
     /// nothing per request beyond its frame and its entry. Returns false,
     /// and submits nothing, on a pool built without a handler
     /// ([`Pool::with_settled`]).
+    ///
+    /// The ids must not be open already: one that is, is refused with
+    /// "duplicate request id", and the handler hears that refusal under
+    /// the same id as the open request (take ids from one counter, as
+    /// [`Pool::next_id`] does, to keep them apart).
+    #[must_use]
     pub fn submit_json_batch<'a>(
         &self,
         first_id: u64,

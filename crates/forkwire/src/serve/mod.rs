@@ -8,8 +8,8 @@
 //! A request of type [`BATCH_TYPE`] (what `requestMany(items, { batchSize })`
 //! sends) carries an array of items as its `data`: the handler runs once
 //! per item, in order, each seen as a request of its own with no type, and
-//! one reply `{id, result: [...]}` answers them all, or `{id, error}` with
-//! the first item's error (the items after it are not run).
+//! one reply `{id, result: {results: [...]}}` answers them all, or `{id,
+//! error}` with the first item's error (the items after it are not run).
 //!
 //! A whole worker:
 //!

@@ -202,7 +202,7 @@ where
     }
 
     /// Runs the handler for each item of a batch request, in order, up to
-    /// the first error or cancellation.
+    /// the first error or cancellation; the result is `{results: [...]}`.
     fn run_batch(&self, req: Request) -> Result<Value, ServeError> {
         let Request {
             id,
@@ -218,22 +218,34 @@ where
             )));
         };
         let mut results = Vec::with_capacity(items.len());
+        let mut failed = None;
         for data in items {
             if cancelled.load(Ordering::Acquire) {
                 break;
             }
-            results.push((self.handler)(Request {
+            let item = Request {
                 id: id.clone(),
                 kind: None,
                 data,
                 cancelled: Arc::clone(&cancelled),
                 out: out.clone(),
                 handle: None,
-            })?);
+            };
+            match (self.handler)(item) {
+                Ok(result) => results.push(result),
+                Err(err) => {
+                    failed = Some(err);
+                    break;
+                }
+            }
         }
+        // `run` counts the request itself once.
         self.tasks
             .fetch_add(results.len().saturating_sub(1) as u64, Ordering::Relaxed);
-        Ok(Value::Array(results))
+        match failed {
+            Some(err) => Err(err),
+            None => Ok(json!({ "results": results })),
+        }
     }
 
     fn health(&self) -> Value {
