@@ -140,6 +140,11 @@ fn probe_json(frame: &[u8]) -> Option<Incoming> {
     if frame.first() != Some(&b'{') {
         return None;
     }
+    probe_result(frame).or_else(|| probe_members(frame))
+}
+
+/// Any object: its members read as raw JSON.
+fn probe_members(frame: &[u8]) -> Option<Incoming> {
     let probe: Probe<'_> = serde_json::from_slice(frame).ok()?;
     let whole = || Payload::Json(Some(text(frame)));
     let Some(id) = probe.id.and_then(|raw| raw.get().parse::<u64>().ok()) else {
@@ -164,6 +169,31 @@ fn probe_json(frame: &[u8]) -> Option<Incoming> {
     })
 }
 
+/// The common reply, `{"id":N,"result":R}` as `process.send` and this
+/// crate's workers write it, cut without the general probe (a fraction of
+/// its instructions): `N` a plain integer, `R` one JSON value with nothing
+/// after it. `None` for anything else, which [`probe_members`] reads.
+fn probe_result(frame: &[u8]) -> Option<Incoming> {
+    let rest = frame.strip_prefix(b"{\"id\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    // JSON has no leading zeros; ids stay below 2^53 in JavaScript.
+    if digits == 0 || digits > 15 || (digits > 1 && rest[0] == b'0') {
+        return None;
+    }
+    let id = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    let result = rest[digits..]
+        .strip_prefix(b",\"result\":")?
+        .strip_suffix(b"}")?;
+    // Exactly one value: a member after `result` leaves text behind it.
+    let raw: &RawValue = serde_json::from_slice(result).ok()?;
+    Some(Incoming::Reply {
+        id,
+        kind: ReplyKind::Result,
+        payload: Payload::Json(Some(raw.get().to_owned())),
+        version: None,
+    })
+}
+
 /// JavaScript truthiness of a JSON value, as `if (error)` sees it.
 fn is_truthy(json: &str) -> bool {
     !matches!(json, "null" | "false" | "0" | "\"\"" | "-0")
@@ -185,7 +215,7 @@ pub(crate) fn json_request(
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(32 + data_json.map_or(0, str::len));
     out.extend_from_slice(b"{\"id\":");
-    out.extend_from_slice(id.to_string().as_bytes());
+    push_decimal(&mut out, id);
     if let Some(kind) = kind {
         out.extend_from_slice(b",\"type\":");
         // Writing a &str cannot fail.
@@ -201,6 +231,21 @@ pub(crate) fn json_request(
     }
     out.extend_from_slice(b"}\n");
     out
+}
+
+/// Appends `n` in decimal (no allocation, unlike `to_string`).
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// The frame telling a worker to stop working on request `id`.
@@ -279,6 +324,48 @@ mod tests {
             json(r#"{"id":1,"result":"\ud800"}"#),
             Incoming::Reply { payload, .. } if payload == p(r#""\ud800""#)
         ));
+    }
+
+    #[test]
+    fn the_common_reply_reads_as_the_general_probe_reads_it() {
+        let frames = [
+            r#"{"id":7,"result":246}"#,
+            r#"{"id":0,"result":null}"#,
+            r#"{"id":123456789012345,"result":{"a":"}","b":[1,{"c":"\"}"}]}}"#,
+            r#"{"id":8,"result":"\ud800 lone"}"#,
+            r#"{"id":9,"result":[]}"#,
+            r#"{"id":10,"result":-0.5e3}"#,
+            r#"{"id":11,"result": 1 }"#,
+            r#"{"id":12,"result":1,"version":"1.0"}"#,
+            r#"{"id":13,"result":1,"error":"x"}"#,
+            r#"{"id":14,"result":{"a":1}"#,
+            r#"{"id":15,"result":1}}"#,
+            r#"{"id":016,"result":1}"#,
+            r#"{"id":-17,"result":1}"#,
+            r#"{"id":1e2,"result":1}"#,
+            r#"{"id":99999999999999999999,"result":1}"#,
+            r#"{"id":18,"result":}"#,
+            r#"{"id":19,"results":1}"#,
+        ];
+        for frame in frames {
+            let general = probe_members(frame.as_bytes());
+            if let Some(fast) = probe_result(frame.as_bytes()) {
+                assert_eq!(Some(fast), general, "{frame}");
+            }
+        }
+        // The common shapes do take the fast path.
+        for frame in &frames[..7] {
+            assert!(probe_result(frame.as_bytes()).is_some(), "{frame}");
+        }
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [0, 7, 10, 99, 12345, u64::MAX] {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
     }
 
     #[test]
