@@ -53,9 +53,7 @@ struct Members {
 pub(crate) fn classify(mode: Mode, frame: &[u8]) -> Option<Internal> {
     // Cheap pre-check: an internal message names its command in the clear
     // in both modes (a one-byte string in advanced mode).
-    if !contains(frame, b"NODE_") {
-        return None;
-    }
+    memchr::memmem::find(frame, b"NODE_")?;
     let m = match mode {
         Mode::Json => {
             let value: Value = codec::json::decode(frame).ok()?;
@@ -124,10 +122,6 @@ pub(crate) fn socket_count(key: &str, count: usize) -> Value {
 /// The answer to `NODE_SOCKET_NOTIFY_CLOSE`, once the sockets are closed.
 pub(crate) fn sockets_closed(key: &str) -> Value {
     serde_json::json!({ "cmd": "NODE_SOCKET_ALL_CLOSED", "key": key })
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]

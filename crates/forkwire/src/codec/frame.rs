@@ -213,7 +213,7 @@ impl FrameDecoder {
     fn next_line(&mut self) -> Option<Result<Range<usize>, FrameError>> {
         let avail = &self.buf[self.start..self.end];
         let from = self.scanned.min(avail.len());
-        match avail[from..].iter().position(|&b| b == b'\n') {
+        match memchr::memchr(b'\n', &avail[from..]) {
             Some(pos) => {
                 let end = from + pos;
                 let begin = self.start;
