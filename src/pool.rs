@@ -58,17 +58,23 @@ impl NativePool {
         })
     }
 
-    fn submit(&self, id: i64, body: Body, timeout_ms: f64, target: Target, retries: i32) {
+    /// A request as JS describes it, settled into the inbox.
+    fn build(&self, id: i64, body: Body, timeout_ms: f64, target: Target, retries: i32) -> Request {
         let inbox = Arc::clone(&self.inbox);
         let id = id as u64;
-        self.pool.submit(Request {
+        Request {
             id,
             body,
             timeout: timeout(timeout_ms),
             target,
             retries: u32::try_from(retries).ok(),
             done: Box::new(move |outcome| inbox.settled(id, outcome)),
-        });
+        }
+    }
+
+    fn submit(&self, id: i64, body: Body, timeout_ms: f64, target: Target, retries: i32) {
+        self.pool
+            .submit(self.build(id, body, timeout_ms, target, retries));
     }
 
     /// Submits a json-mode request: `data` is `JSON.stringify(data)`.
@@ -159,24 +165,12 @@ impl NativePool {
         handle_type: String,
     ) -> napi::Result<()> {
         let (handle, handle_kind) = crate::handle::take(fd, &handle_type)?;
-        let inbox = Arc::clone(&self.inbox);
-        let id_u = id as u64;
         let body = match frame {
             Some(frame) => Body::Frame(frame.to_vec()),
             None => Body::Json { data, kind },
         };
-        self.pool.submit_with_handle(
-            Request {
-                id: id_u,
-                body,
-                timeout: timeout(timeout_ms),
-                target: target(worker, role, key),
-                retries: u32::try_from(retries).ok(),
-                done: Box::new(move |outcome| inbox.settled(id_u, outcome)),
-            },
-            handle,
-            handle_kind,
-        );
+        let request = self.build(id, body, timeout_ms, target(worker, role, key), retries);
+        self.pool.submit_with_handle(request, handle, handle_kind);
         Ok(())
     }
 
