@@ -60,16 +60,6 @@ struct Gen {
     cycles: usize,
 }
 
-const ERROR_KINDS: [ErrorKind; 7] = [
-    ErrorKind::Error,
-    ErrorKind::EvalError,
-    ErrorKind::RangeError,
-    ErrorKind::ReferenceError,
-    ErrorKind::SyntaxError,
-    ErrorKind::TypeError,
-    ErrorKind::UriError,
-];
-
 impl Gen {
     fn new(seed: u64) -> Gen {
         Gen {
@@ -236,7 +226,10 @@ impl Gen {
                 })
             }
             13 => {
-                let mut e = JsError::new(ERROR_KINDS[self.rng.below(7)], self.string());
+                let mut e = JsError::new(
+                    ErrorKind::ALL[self.rng.below(ErrorKind::ALL.len())],
+                    self.string(),
+                );
                 if self.rng.chance(30) {
                     e.message = None;
                 }

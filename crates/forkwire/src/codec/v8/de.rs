@@ -5,7 +5,6 @@
 //! value itself (see [`embed`](super::embed)).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
@@ -85,13 +84,7 @@ impl<'de> de::Deserializer<'de> for &'de Value {
                         a.length
                     )));
                 }
-                let present: HashMap<u32, &Value> = a
-                    .properties
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.array_index()?, v)))
-                    .collect();
-                let items =
-                    (0..a.length).map(move |i| present.get(&i).copied().unwrap_or(&UNDEFINED));
+                let items = a.elements().map(|e| e.unwrap_or(&UNDEFINED));
                 visitor.visit_seq(Items(items))
             }
             Value::Date(d) => match iso_string(d.time) {

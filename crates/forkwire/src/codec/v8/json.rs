@@ -15,8 +15,6 @@
 //! `serde_json::Map` orders them (sorted, unless serde_json's
 //! `preserve_order` feature is on).
 
-use std::collections::HashMap;
-
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, Serializer};
 
@@ -99,14 +97,9 @@ impl Serialize for Json<'_> {
                         )))
                     };
                 }
-                let present: HashMap<u32, &Value> = a
-                    .properties
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.array_index()?, v)))
-                    .collect();
                 let mut seq = s.serialize_seq(Some(a.length as usize))?;
-                for i in 0..a.length {
-                    match present.get(&i) {
+                for element in a.elements() {
+                    match element {
                         Some(v) => seq.serialize_element(&self.child(v))?,
                         None => seq.serialize_element(&())?,
                     }

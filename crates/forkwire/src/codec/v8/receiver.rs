@@ -158,6 +158,17 @@ pub struct SparseArray {
 }
 
 impl SparseArray {
+    /// Every index below `length` in order: the element, or `None` for a
+    /// hole.
+    pub fn elements(&self) -> impl Iterator<Item = Option<&Value>> {
+        let present: std::collections::HashMap<u32, &Value> = self
+            .properties
+            .iter()
+            .filter_map(|(k, v)| Some((k.array_index()?, v)))
+            .collect();
+        (0..self.length).map(move |i| present.get(&i).copied())
+    }
+
     /// Element `i`, if present.
     pub fn get(&self, i: u32) -> Option<&Value> {
         self.properties
@@ -469,19 +480,23 @@ impl ErrorKind {
         }
     }
 
+    /// Every kind.
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::Error,
+        ErrorKind::EvalError,
+        ErrorKind::RangeError,
+        ErrorKind::ReferenceError,
+        ErrorKind::SyntaxError,
+        ErrorKind::TypeError,
+        ErrorKind::UriError,
+    ];
+
     /// The kind V8 writes for an error whose `name` is `name`.
     pub fn from_name(name: &str) -> ErrorKind {
-        [
-            ErrorKind::EvalError,
-            ErrorKind::RangeError,
-            ErrorKind::ReferenceError,
-            ErrorKind::SyntaxError,
-            ErrorKind::TypeError,
-            ErrorKind::UriError,
-        ]
-        .into_iter()
-        .find(|k| k.name() == name)
-        .unwrap_or(ErrorKind::Error)
+        ErrorKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .unwrap_or(ErrorKind::Error)
     }
 }
 
