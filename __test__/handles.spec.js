@@ -92,6 +92,19 @@ async function stop(child) {
   await within(exited, LIMIT, 'the worker exiting');
 }
 
+/**
+ * A net.Server listening on loopback (made with `options`), a client
+ * connected to it and the server's side of that connection.
+ */
+async function connectedPair(options = {}) {
+  const server = net.createServer(options);
+  const port = await listen(server);
+  const accepted = once(server, 'connection');
+  const client = await connect(port);
+  const [conn] = await accepted;
+  return { server, port, client, conn };
+}
+
 /** A listening net.Server on loopback and its port. */
 async function listen(server) {
   server.listen(0, '127.0.0.1');
@@ -170,15 +183,25 @@ describe('Node parent → Rust worker with plain child_process', () => {
   });
   afterEach(() => warnings.stop());
 
+  /**
+   * Forks the handle worker, runs `body(child, box)`, stops the worker,
+   * and checks that the parent holds no more descriptors than before and
+   * that Node warned about nothing.
+   */
+  async function withHandleWorker(body) {
+    const before = fdCount();
+    const { child, box } = forkWorker(handleWorker);
+    await body(child, box);
+    await stop(child);
+    await fdsSettle(before);
+    expect(warnings.seen).toEqual([]);
+  }
+
   test.each(['json', 'advanced'])('a connection from a net server (%s): the worker echoes on it', async (serialization) => {
     const before = fdCount();
     const { child, box } = forkWorker(handleWorker, { serialization });
     const workerBefore = await restingFds(child, box);
-    const server = net.createServer({ pauseOnConnect: true });
-    const port = await listen(server);
-    const accepted = once(server, 'connection');
-    const client = await connect(port);
-    const [conn] = await accepted;
+    const { server, client, conn } = await connectedPair({ pauseOnConnect: true });
     const sent = new Promise((resolve, reject) => child.send({ type: 'echo', n: 1 }, conn, (err) => (err ? reject(err) : resolve())));
     await within(sent, LIMIT, 'the send callback');
     expect(await box.type('took')).toEqual({ type: 'took', as: 'TcpStream', msg: { type: 'echo', n: 1 } });
@@ -196,126 +219,107 @@ describe('Node parent → Rust worker with plain child_process', () => {
   });
 
   test('a connection from an HTTP server: the worker answers, and server.close() waits for it', async () => {
-    const before = fdCount();
-    const { child, box } = forkWorker(handleWorker);
-    const server = http.createServer(() => {
-      throw new Error('the parent must not see the request');
+    await withHandleWorker(async (child, box) => {
+      const server = http.createServer(() => {
+        throw new Error('the parent must not see the request');
+      });
+      server.on('connection', (conn) => child.send({ type: 'http' }, conn));
+      const port = await listen(server);
+      const client = await connect(port);
+      // Once the worker says it has the connection, Node has its ACK and
+      // has closed its own copy: nothing here can read the request.
+      expect((await box.type('took')).as).toBe('TcpStream');
+      expect(await get(client)).toBe('hello world\n');
+      expect(await get(client)).toBe('hello world\n');
+      // The server asks the worker how many of its connections are open.
+      const count = await within(new Promise((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n)))));
+      expect(count).toBe(1);
+      let serverClosed = false;
+      const closing = new Promise((resolve) => server.close(resolve)).then(() => (serverClosed = true));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(serverClosed).toBe(false);
+      client.end();
+      await closed(client);
+      await within(closing, LIMIT, 'server.close() after the worker closed the connection');
     });
-    server.on('connection', (conn) => child.send({ type: 'http' }, conn));
-    const port = await listen(server);
-    const client = await connect(port);
-    // Once the worker says it has the connection, Node has its ACK and
-    // has closed its own copy: nothing here can read the request.
-    expect((await box.type('took')).as).toBe('TcpStream');
-    expect(await get(client)).toBe('hello world\n');
-    expect(await get(client)).toBe('hello world\n');
-    // The server asks the worker how many of its connections are open.
-    const count = await within(new Promise((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n)))));
-    expect(count).toBe(1);
-    let serverClosed = false;
-    const closing = new Promise((resolve) => server.close(resolve)).then(() => (serverClosed = true));
-    await new Promise((r) => setTimeout(r, 100));
-    expect(serverClosed).toBe(false);
-    client.end();
-    await closed(client);
-    await within(closing, LIMIT, 'server.close() after the worker closed the connection');
-    await stop(child);
-    await fdsSettle(before);
-    expect(warnings.seen).toEqual([]);
   });
 
   test('keepOpen: both processes hold the connection', async () => {
-    const before = fdCount();
-    const { child, box } = forkWorker(handleWorker);
-    const server = net.createServer({ pauseOnConnect: true });
-    const port = await listen(server);
-    const accepted = once(server, 'connection');
-    const client = await connect(port);
-    const [conn] = await accepted;
-    child.send({ type: 'keep' }, conn, { keepOpen: true });
-    expect((await box.type('took')).as).toBe('TcpStream');
-    expect(conn._handle).not.toBe(null);
-    const got = exchange(client, '', 'still here\n'.length);
-    conn.write('still here\n');
-    expect(await got).toBe('still here\n');
-    child.send({ type: 'drop-kept' });
-    await box.type('dropped');
-    // Ours is the last copy: closing it ends the connection.
-    const rest = readAll(client);
-    conn.resume();
-    conn.end();
-    expect(await rest).toBe('');
-    await closed(client);
-    await within(new Promise((resolve) => server.close(resolve)));
-    await stop(child);
-    await fdsSettle(before);
-    expect(warnings.seen).toEqual([]);
+    await withHandleWorker(async (child, box) => {
+      const { server, client, conn } = await connectedPair({ pauseOnConnect: true });
+      child.send({ type: 'keep' }, conn, { keepOpen: true });
+      expect((await box.type('took')).as).toBe('TcpStream');
+      expect(conn._handle).not.toBe(null);
+      const got = exchange(client, '', 'still here\n'.length);
+      conn.write('still here\n');
+      expect(await got).toBe('still here\n');
+      child.send({ type: 'drop-kept' });
+      await box.type('dropped');
+      // Ours is the last copy: closing it ends the connection.
+      const rest = readAll(client);
+      conn.resume();
+      conn.end();
+      expect(await rest).toBe('');
+      await closed(client);
+      await within(new Promise((resolve) => server.close(resolve)));
+    });
   });
 
   test('a listening net.Server passed once: the worker accepts on it', async () => {
-    const before = fdCount();
-    const { child, box } = forkWorker(handleWorker);
-    const server = net.createServer();
-    const port = await listen(server);
-    child.send({ type: 'accept', count: 3 }, server);
-    expect((await box.type('took')).as).toBe('TcpListener');
-    // The parent stops accepting; the worker's copy keeps listening.
-    await within(new Promise((resolve) => server.close(resolve)));
-    for (let i = 0; i < 3; i++) {
-      const client = await connect(port);
-      expect(await readAll(client)).toBe(`rust ${child.pid}\n`);
-      await closed(client);
-    }
-    expect(await box.type('accepted')).toEqual({ type: 'accepted', count: 3 });
-    // The worker closed the last copy: nothing listens there any more.
-    const refused = net.connect(port, '127.0.0.1');
-    const [err] = await within(once(refused, 'error'));
-    expect(err.code).toBe('ECONNREFUSED');
-    await stop(child);
-    await fdsSettle(before);
-    expect(warnings.seen).toEqual([]);
+    await withHandleWorker(async (child, box) => {
+      const server = net.createServer();
+      const port = await listen(server);
+      child.send({ type: 'accept', count: 3 }, server);
+      expect((await box.type('took')).as).toBe('TcpListener');
+      // The parent stops accepting; the worker's copy keeps listening.
+      await within(new Promise((resolve) => server.close(resolve)));
+      for (let i = 0; i < 3; i++) {
+        const client = await connect(port);
+        expect(await readAll(client)).toBe(`rust ${child.pid}\n`);
+        await closed(client);
+      }
+      expect(await box.type('accepted')).toEqual({ type: 'accepted', count: 3 });
+      // The worker closed the last copy: nothing listens there any more.
+      const refused = net.connect(port, '127.0.0.1');
+      const [err] = await within(once(refused, 'error'));
+      expect(err.code).toBe('ECONNREFUSED');
+    });
   });
 
   test('a dgram.Socket: the worker answers a datagram', async () => {
-    const before = fdCount();
-    const { child, box } = forkWorker(handleWorker);
-    const socket = dgram.createSocket('udp4');
-    socket.bind(0, '127.0.0.1');
-    await once(socket, 'listening');
-    const { port } = socket.address();
-    child.send({ type: 'udp' }, socket);
-    expect((await box.type('took')).as).toBe('UdpSocket');
-    socket.close();
-    const me = dgram.createSocket('udp4');
-    const answer = once(me, 'message');
-    me.send('hi', port, '127.0.0.1');
-    const [reply] = await within(answer);
-    expect(reply.toString()).toBe('echo:hi');
-    me.close();
-    await stop(child);
-    await fdsSettle(before);
-    expect(warnings.seen).toEqual([]);
+    await withHandleWorker(async (child, box) => {
+      const socket = dgram.createSocket('udp4');
+      socket.bind(0, '127.0.0.1');
+      await once(socket, 'listening');
+      const { port } = socket.address();
+      child.send({ type: 'udp' }, socket);
+      expect((await box.type('took')).as).toBe('UdpSocket');
+      socket.close();
+      const me = dgram.createSocket('udp4');
+      const answer = once(me, 'message');
+      me.send('hi', port, '127.0.0.1');
+      const [reply] = await within(answer);
+      expect(reply.toString()).toBe('echo:hi');
+      me.close();
+    });
   });
 
   test('a Rust worker passes a server to its Node parent', async () => {
-    const before = fdCount();
-    const { child, box } = forkWorker(handleWorker);
-    const workerBefore = await restingFds(child, box);
-    child.send({ type: 'give-server' });
-    const { msg, handle: server } = await box.next((m) => m?.type === 'server', 'the server');
-    expect(server).toBeInstanceOf(net.Server);
-    expect(server.address().port).toBe(msg.port);
-    const gave = await box.type('gave');
-    expect(gave.ok).toBe(true);
-    // The worker closed its copy once the parent took it.
-    expect(gave.fds - 1).toBe(workerBefore);
-    server.on('connection', (c) => c.end('node\n'));
-    const client = await connect(msg.port);
-    expect(await readAll(client)).toBe('node\n');
-    await within(new Promise((resolve) => server.close(resolve)));
-    await stop(child);
-    await fdsSettle(before);
-    expect(warnings.seen).toEqual([]);
+    await withHandleWorker(async (child, box) => {
+      const workerBefore = await restingFds(child, box);
+      child.send({ type: 'give-server' });
+      const { msg, handle: server } = await box.next((m) => m?.type === 'server', 'the server');
+      expect(server).toBeInstanceOf(net.Server);
+      expect(server.address().port).toBe(msg.port);
+      const gave = await box.type('gave');
+      expect(gave.ok).toBe(true);
+      // The worker closed its copy once the parent took it.
+      expect(gave.fds - 1).toBe(workerBefore);
+      server.on('connection', (c) => c.end('node\n'));
+      const client = await connect(msg.port);
+      expect(await readAll(client)).toBe('node\n');
+      await within(new Promise((resolve) => server.close(resolve)));
+    });
   });
 
   test('a worker that takes no handles refuses them as Node expects: NACK, retries, warning, closed', async () => {
@@ -325,11 +329,7 @@ describe('Node parent → Rust worker with plain child_process', () => {
     child.send({ id: 0, data: { n: 1 } });
     await box.next((m) => m?.id === 0);
     const workerBefore = fdCount(child.pid);
-    const server = net.createServer({ pauseOnConnect: true });
-    const port = await listen(server);
-    const accepted = once(server, 'connection');
-    const client = await connect(port);
-    const [conn] = await accepted;
+    const { server, client, conn } = await connectedPair({ pauseOnConnect: true });
     const ended = readAll(client);
     child.send({ type: 'conn' }, conn);
     // Later messages wait behind the handle, then go through.
@@ -395,11 +395,7 @@ describe('Node front end → Rust workers through the pool', () => {
     const pool = start({ command: handleWorker, size: 2 });
     await pool.ready();
     const before = fdCount();
-    const server = net.createServer();
-    const port = await listen(server);
-    const accepted = once(server, 'connection');
-    const client = await connect(port);
-    const [conn] = await accepted;
+    const { server, client, conn } = await connectedPair();
     const took = nextEvent(pool, 'message', { filter: (m) => m?.type === 'took', limit: LIMIT });
     expect(pool.send(1, { type: 'echo' }, conn)).toBe(true);
     expect(conn._handle).toBe(null);
@@ -417,11 +413,7 @@ describe('Node front end → Rust workers through the pool', () => {
   test('Node script workers get the socket as the second argument of message', async () => {
     const pool = start({ script: fixture('handle-worker.js'), size: 1 });
     const before = fdCount();
-    const server = net.createServer();
-    const port = await listen(server);
-    const accepted = once(server, 'connection');
-    const client = await connect(port);
-    const [conn] = await accepted;
+    const { server, client, conn } = await connectedPair();
     expect(await within(pool.request('hello', { handle: conn }))).toEqual({ handle: 'Socket', data: 'hello' });
     expect(await exchange(client, 'to node')).toBe('to node');
     client.end();
@@ -439,12 +431,7 @@ describe('Node front end → Rust workers through the pool', () => {
     await within(pool.request({ n: 1 }));
     const workerBefore = fdCount(pid);
     const before = fdCount();
-    const server = net.createServer();
-    const port = await listen(server);
-
-    const accepted = once(server, 'connection');
-    const client = await connect(port);
-    const [conn] = await accepted;
+    const { server, port, client, conn } = await connectedPair();
     const ended = readAll(client);
     const err = await within(pool.request({ n: 1 }, { handle: conn }).catch((e) => e));
     expect(err.code).toBe(codes.HANDLE_REFUSED);
