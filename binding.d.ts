@@ -106,6 +106,13 @@ export interface NativePoolOptions {
   maxProtocolErrors: number
   /** JSON text of the protocol version, if any. */
   protocolVersion?: string
+  /** The largest frame accepted from a worker. */
+  maxFrameBytes: number
+  /**
+   * Bytes of replies and events waiting for JS past which the engine
+   * stops reading from workers.
+   */
+  maxBacklogBytes: number
 }
 
 /** The version of the native addon (the `forkwire` crate's version). */

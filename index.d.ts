@@ -26,7 +26,11 @@ export declare const codes: Readonly<{
 /** One of the values of {@link codes}. */
 export type ForkwireErrorCode = (typeof codes)[keyof typeof codes]
 
-/** A failure of the pool itself: timeout, abort, worker exit, close, ... */
+/**
+ * A failure of the pool itself: timeout, abort, worker exit, close, ... `ERR_FORKWIRE_PROTOCOL` with a
+ * `workerId` means the worker's reply could not be read (for example an advanced-mode value V8 refuses to
+ * deserialize); only that request fails, and the pool emits `'protocolError'`.
+ */
 export declare class ForkwireError extends Error {
   readonly name: 'ForkwireError'
   /** What happened; stable across versions. */
@@ -77,7 +81,7 @@ export interface WorkerPoolOptions {
   execArgv?: string[]
   /** The `node` binary for `script` workers. Default `process.execPath`. */
   execPath?: string
-  /** Number of workers. Default `os.availableParallelism()`. */
+  /** Number of workers, at most 4096. Default `os.availableParallelism()`. */
   size?: number
   /** Requests in flight per worker. Default 1. */
   concurrency?: number
@@ -121,6 +125,20 @@ export interface WorkerPoolOptions {
   maxProtocolErrors?: number
   /** Sent as `version` in every request; a reply with another `version` rejects with `ERR_FORKWIRE_VERSION`. Default: none. */
   protocolVersion?: string | number
+  /**
+   * The largest message accepted from a worker, in bytes (json: one line; advanced: one payload). A larger one
+   * is skipped as it arrives, never buffered whole, and reported as a `'protocolError'` event; a request
+   * waiting for it times out or fails as usual. The parent's buffers for one worker hold at most about twice
+   * this plus 64 KiB, and grow only with bytes actually received. An integer in [1, 2^32 - 1].
+   * Default 16 MiB (16777216).
+   */
+  maxFrameBytes?: number
+  /**
+   * Bytes of replies, messages and protocol errors waiting for the JS thread. Past it the pool stops reading
+   * from workers until JS has taken what waits (a busy event loop slows workers down; nothing is dropped).
+   * Default 64 MiB (67108864).
+   */
+  maxBacklogBytes?: number
 }
 
 /** One entry of {@link WorkerPool.health}. */

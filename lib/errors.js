@@ -1,5 +1,6 @@
 'use strict';
 // Error classes with stable codes.
+const { inspect } = require('util');
 
 /** Stable error codes. */
 const codes = Object.freeze({
@@ -31,8 +32,7 @@ class ForkwireError extends Error {
 class WorkerError extends Error {
   constructor(error, workerId) {
     const isObject = error !== null && typeof error === 'object';
-    const message = isObject ? String(error.message ?? JSON.stringify(error)) : String(error);
-    super(message);
+    super(describe(isObject ? (error.message ?? error) : error));
     this.name = 'WorkerError';
     if (isObject) {
       if (typeof error.name === 'string') this.remoteName = error.name;
@@ -42,6 +42,18 @@ class WorkerError extends Error {
     }
     if (workerId !== undefined && workerId >= 0) this.workerId = workerId;
   }
+}
+
+/**
+ * A message for whatever a worker put in `error`: strings as they are,
+ * anything else through a bounded inspect (a worker's value may be huge,
+ * or a graph of shared references that JSON.stringify would expand).
+ */
+function describe(value) {
+  if (typeof value === 'string') return value;
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
+  const text = inspect(value, { depth: 2, maxArrayLength: 10, maxStringLength: 200, breakLength: Infinity });
+  return text.length > 1000 ? `${text.slice(0, 1000)}...` : text;
 }
 
 /** Builds a ForkwireError from the engine's description of a failure. */

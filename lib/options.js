@@ -10,17 +10,17 @@ function invalid(name, expected, value) {
   return err;
 }
 
-function positiveInt(options, name, fallback) {
+function positiveInt(options, name, fallback, max = Number.MAX_SAFE_INTEGER) {
   const v = options[name];
   if (v === undefined) return fallback;
-  if (!Number.isInteger(v) || v < 1) throw invalid(name, 'a positive integer', v);
+  if (!Number.isInteger(v) || v < 1 || v > max) throw invalid(name, `an integer in [1, ${max}]`, v);
   return v;
 }
 
-function nonNegativeInt(options, name, fallback) {
+function nonNegativeInt(options, name, fallback, max = Number.MAX_SAFE_INTEGER) {
   const v = options[name];
   if (v === undefined) return fallback;
-  if (!Number.isInteger(v) || v < 0) throw invalid(name, 'an integer >= 0', v);
+  if (!Number.isInteger(v) || v < 0 || v > max) throw invalid(name, `an integer in [0, ${max}]`, v);
   return v;
 }
 
@@ -29,6 +29,15 @@ function nonNegative(value, name, fallback) {
   if (typeof value !== 'number' || !(value >= 0)) throw invalid(name, 'a number >= 0', value);
   return value;
 }
+
+/** The default `maxFrameBytes`: 16 MiB. */
+const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** The default `maxBacklogBytes`: 64 MiB. */
+const DEFAULT_MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
+/** Most workers a pool may have. */
+const MAX_SIZE = 4096;
+/** Most resends of one request, and most protocol errors counted. */
+const MAX_COUNT = 0x7fffffff;
 
 function stringEnv(env) {
   const out = {};
@@ -73,21 +82,23 @@ function normalize(options) {
       cwd,
       stdio,
       serialization,
-      size: positiveInt(options, 'size', typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length),
-      concurrency: positiveInt(options, 'concurrency', 1),
+      size: positiveInt(options, 'size', typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length, MAX_SIZE),
+      concurrency: positiveInt(options, 'concurrency', 1, MAX_COUNT),
       timeout: nonNegative(options.timeout, 'timeout', 0),
       maxQueue: maxQueue === Infinity ? -1 : maxQueue,
       restart: restart !== false,
-      maxRestarts: restart === false ? 0 : nonNegative(restart.maxRestarts, 'restart.maxRestarts', 5),
+      maxRestarts: restart === false ? 0 : Math.min(nonNegative(restart.maxRestarts, 'restart.maxRestarts', 5), MAX_COUNT),
       restartWindow: restart === false ? 0 : nonNegative(restart.windowMs, 'restart.windowMs', 10000),
       restartBackoff: restart === false ? 0 : nonNegative(restart.backoffMs, 'restart.backoffMs', 100),
-      retries: nonNegativeInt(options, 'retries', 0),
+      retries: nonNegativeInt(options, 'retries', 0, MAX_COUNT),
       heartbeatInterval,
       heartbeatTimeout,
       maxTasksPerWorker: nonNegativeInt(options, 'maxTasksPerWorker', 0),
       maxMemoryMb: nonNegative(options.maxMemoryMb, 'maxMemoryMb', 0),
-      maxProtocolErrors: nonNegativeInt(options, 'maxProtocolErrors', 0),
+      maxProtocolErrors: nonNegativeInt(options, 'maxProtocolErrors', 0, MAX_COUNT),
       protocolVersion,
+      maxFrameBytes: positiveInt(options, 'maxFrameBytes', DEFAULT_MAX_FRAME_BYTES, 0xffffffff),
+      maxBacklogBytes: positiveInt(options, 'maxBacklogBytes', DEFAULT_MAX_BACKLOG_BYTES),
     },
     protocolVersion: options.protocolVersion,
     serialization,
@@ -95,4 +106,4 @@ function normalize(options) {
   };
 }
 
-module.exports = { normalize, nonNegative, nonNegativeInt };
+module.exports = { normalize, nonNegative, nonNegativeInt, MAX_COUNT };

@@ -6,7 +6,7 @@ const { EventEmitter } = require('events');
 const { NativePool } = require('../binding.js');
 const { codes, ForkwireError, WorkerError, fromNative } = require('./errors');
 const { advancedFrame, advancedDecode, jsonText, frameEncoder } = require('./serialization');
-const { normalize, nonNegative, nonNegativeInt } = require('./options');
+const { normalize, nonNegative, nonNegativeInt, MAX_COUNT } = require('./options');
 const { readRss } = require('./health');
 const { describeHandle, handleMessage } = require('./handles');
 
@@ -107,7 +107,7 @@ class WorkerPool extends EventEmitter {
   #requestDirect(data, options) {
     const { timeout, signal, type, workerId, role, key, onProgress, handle, keepOpen } = options;
     this.#flush();
-    const retries = options.retries === undefined ? -1 : nonNegativeInt(options, 'retries');
+    const retries = options.retries === undefined ? -1 : nonNegativeInt(options, 'retries', undefined, MAX_COUNT);
     const timeoutMs = timeout === undefined ? DEFAULT_TIMEOUT : nonNegative(timeout, 'timeout');
     const worker = this.#workerIndex(workerId);
     const kind = type === undefined ? undefined : String(type);
@@ -409,6 +409,23 @@ class WorkerPool extends EventEmitter {
     return payload;
   }
 
+  /**
+   * Decodes one item's payload. A payload V8 refuses (the engine checks
+   * the envelope, not every value V8 would reject) is reported as a
+   * protocol error of its worker and comes back as a ForkwireError, so one
+   * bad reply costs only its own request, never the batch.
+   */
+  #decodeOrError(kind, payload, frames, member, worker) {
+    try {
+      return { ok: true, value: this.#decode(kind, payload, frames, member) };
+    } catch (err) {
+      const workerId = worker >= 0 ? worker : undefined;
+      const message = `worker ${workerId ?? '?'}: a message that cannot be deserialized: ${err.message}`;
+      this.#emit('protocolError', { workerId, message });
+      return { ok: false, value: new ForkwireError(message, codes.PROTOCOL, { cause: err, workerId }) };
+    }
+  }
+
   #drain() {
     if (!this.#native) return;
     const { json, frames } = this.#native.drain();
@@ -419,23 +436,31 @@ class WorkerPool extends EventEmitter {
       const payload = items[i + 2];
       const worker = items[i + 3];
       switch (kind & 15) {
-        case RESULT:
-          this.#settle(id, true, this.#decode(kind, payload, frames, 'result'));
+        case RESULT: {
+          const { ok, value } = this.#decodeOrError(kind, payload, frames, 'result', worker);
+          this.#settle(id, ok, value);
           break;
-        case REMOTE_ERROR:
-          this.#settle(id, false, new WorkerError(this.#decode(kind, payload, frames, 'error'), worker));
+        }
+        case REMOTE_ERROR: {
+          const { ok, value } = this.#decodeOrError(kind, payload, frames, 'error', worker);
+          this.#settle(id, false, ok ? new WorkerError(value, worker) : value);
           break;
+        }
         case FAILED:
           this.#settle(id, false, fromNative(payload));
           break;
         case PROGRESS: {
           const onProgress = this.#pending.get(id)?.onProgress;
-          if (onProgress) this.#guard(onProgress, this.#decode(kind, payload, frames, 'progress'));
+          if (!onProgress) break;
+          const { ok, value } = this.#decodeOrError(kind, payload, frames, 'progress', worker);
+          if (ok) this.#guard(onProgress, value);
           break;
         }
-        case MESSAGE:
-          this.#emit('message', this.#decode(kind, payload, frames), id);
+        case MESSAGE: {
+          const { ok, value } = this.#decodeOrError(kind, payload, frames, undefined, id);
+          if (ok) this.#emit('message', value, id);
           break;
+        }
         case EXIT:
           this.#emit('exit', id, payload.code, payload.signal);
           break;

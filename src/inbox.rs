@@ -12,10 +12,11 @@ use forkwire::pool::{Outcome, Payload, PoolEvent, RequestError};
 use forkwire::process::signal_name;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use serde_json::json;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// The JS callback that drains the inbox: weak, so it never keeps the
 /// event loop alive by itself (index.js holds a ref'd handle while the
@@ -48,21 +49,56 @@ enum Kind {
 struct Batch {
     json: String,
     frames: Vec<Vec<u8>>,
+    /// Bytes of the frames.
+    frame_bytes: usize,
+}
+
+impl Batch {
+    fn bytes(&self) -> usize {
+        self.json.len() + self.frame_bytes
+    }
 }
 
 pub struct Inbox {
     batch: Mutex<Batch>,
+    /// Signalled when JS takes the batch (or nobody will any more).
+    room: Condvar,
+    /// Bytes past which readers wait.
+    limit: usize,
+    /// Set when JS will never drain again: readers stop waiting.
+    abandoned: AtomicBool,
     scheduled: AtomicBool,
     wake: Wake,
 }
 
+/// How long a reader waits at a time before looking again (a wake-up
+/// lost to a JS thread tearing down must not park it for good).
+const ROOM_POLL: Duration = Duration::from_millis(100);
+
 impl Inbox {
-    pub fn new(wake: Wake) -> Inbox {
+    pub fn new(wake: Wake, limit: usize) -> Inbox {
         Inbox {
             batch: Mutex::new(Batch::default()),
+            room: Condvar::new(),
+            limit,
+            abandoned: AtomicBool::new(false),
             scheduled: AtomicBool::new(false),
             wake,
         }
+    }
+
+    /// Blocks a reader thread while more than `limit` bytes wait for JS.
+    pub fn wait_for_room(&self) {
+        let mut b = self.batch.lock();
+        while b.bytes() > self.limit && !self.abandoned.load(Ordering::Acquire) {
+            self.room.wait_for(&mut b, ROOM_POLL);
+        }
+    }
+
+    /// JS will not drain again (the pool object is gone): readers go on.
+    pub fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Release);
+        self.room.notify_all();
     }
 
     fn push(
@@ -75,7 +111,11 @@ impl Inbox {
     ) {
         {
             let mut b = self.batch.lock();
-            let Batch { json, frames } = &mut *b;
+            let Batch {
+                json,
+                frames,
+                frame_bytes,
+            } = &mut *b;
             json.push(if json.is_empty() { '[' } else { ',' });
             // Numbers go straight into the text: no String per item.
             let flags = match &payload {
@@ -87,6 +127,7 @@ impl Inbox {
             match (payload, extra) {
                 (Some(Payload::Json(Some(text))), _) => json.push_str(&text),
                 (Some(Payload::Frame(bytes)), _) => {
+                    *frame_bytes += bytes.len();
                     frames.push(bytes);
                     let _ = write!(json, "{}", frames.len() - 1);
                 }
@@ -112,12 +153,18 @@ impl Inbox {
             json.push('[');
         }
         json.push(']');
-        (json, std::mem::take(&mut b.frames))
+        let frames = std::mem::take(&mut b.frames);
+        b.frame_bytes = 0;
+        drop(b);
+        self.room.notify_all();
+        (json, frames)
     }
 
     pub fn settled(&self, id: u64, outcome: Outcome) {
         match outcome {
-            Outcome::Result(p) => self.push(Kind::Result, id as i64, Some(p), None, -1),
+            Outcome::Result { result, worker } => {
+                self.push(Kind::Result, id as i64, Some(result), None, worker as i64)
+            }
             Outcome::RemoteError { error, worker } => self.push(
                 Kind::RemoteError,
                 id as i64,

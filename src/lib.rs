@@ -10,7 +10,7 @@ mod pool;
 use napi_derive::napi;
 
 /// The version of the native addon (the `forkwire` crate's version).
-#[napi]
+#[napi(catch_unwind)]
 pub fn native_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }

@@ -46,6 +46,17 @@ pub struct NativePoolOptions {
     pub max_protocol_errors: u32,
     /// JSON text of the protocol version, if any.
     pub protocol_version: Option<String>,
+    /// The largest frame accepted from a worker.
+    pub max_frame_bytes: f64,
+    /// Bytes of replies and events waiting for JS past which the engine
+    /// stops reading from workers.
+    pub max_backlog_bytes: f64,
+}
+
+/// A byte count from JS; NaN or negatives are zero, huge values saturate.
+pub(crate) fn bytes(n: f64) -> usize {
+    // `as` saturates (and maps NaN to 0).
+    n as usize
 }
 
 /// Milliseconds from JS as a Duration; huge values (`Infinity`) saturate
@@ -99,6 +110,7 @@ impl NativePoolOptions {
         options.max_protocol_errors =
             (self.max_protocol_errors > 0).then_some(self.max_protocol_errors as usize);
         options.protocol_version = self.protocol_version;
+        options.max_frame = bytes(self.max_frame_bytes).max(1);
         Ok(options)
     }
 }

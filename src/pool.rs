@@ -3,7 +3,7 @@
 
 use crate::inbox::{Inbox, Wake};
 use crate::options::{millis, NativePoolOptions};
-use forkwire::pool::{Body, CloseOptions, ErrorCode, Pool, Request, Target};
+use forkwire::pool::{Body, CloseOptions, ErrorCode, Pool, ReadGate, Request, Target};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use std::sync::Arc;
@@ -42,12 +42,16 @@ fn timeout(ms: f64) -> Option<std::time::Duration> {
 impl NativePool {
     /// Starts the workers. `wake` is called (with no arguments) whenever a
     /// batch is ready for `drain()`.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(options: NativePoolOptions, wake: Wake) -> napi::Result<NativePool> {
-        let inbox = Arc::new(Inbox::new(wake));
+        let backlog = crate::options::bytes(options.max_backlog_bytes);
+        let mut engine = options.into_engine()?;
+        let inbox = Arc::new(Inbox::new(wake, backlog));
+        let gate = Arc::clone(&inbox);
+        engine.read_gate = Some(ReadGate::new(move || gate.wait_for_room()));
         let (events, settled) = (Arc::clone(&inbox), Arc::clone(&inbox));
         let pool = Pool::with_settled(
-            options.into_engine()?,
+            engine,
             Arc::new(move |e| events.event(e)),
             Box::new(move |id, outcome| settled.settled(id, outcome)),
         )
@@ -80,7 +84,7 @@ impl NativePool {
     /// Submits a json-mode request: `data` is `JSON.stringify(data)`.
     // Flat arguments keep the per-request crossing cheap.
     #[allow(clippy::too_many_arguments)]
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn request(
         &self,
         id: i64,
@@ -104,7 +108,7 @@ impl NativePool {
     /// Submits many json-mode requests with ids `first_id..`, no type, the
     /// pool's timeout, any worker. `items` is `JSON.stringify` of the array
     /// of their `data`; it is split here, under one lock for all.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn request_many(&self, first_id: i64, items: String) -> napi::Result<u32> {
         let parts: Vec<&serde_json::value::RawValue> =
             serde_json::from_str(&items).map_err(|e| {
@@ -123,7 +127,7 @@ impl NativePool {
     /// Submits an advanced-mode request: a whole frame (length prefix and
     /// V8 payload) whose envelope carries `id`.
     #[allow(clippy::too_many_arguments)]
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn request_frame(
         &self,
         id: i64,
@@ -149,7 +153,7 @@ impl NativePool {
     /// frame), plus the handle's descriptor and Node type name. The
     /// descriptor is duplicated before this returns.
     #[allow(clippy::too_many_arguments)]
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn request_with_handle(
         &self,
         id: i64,
@@ -176,7 +180,7 @@ impl NativePool {
 
     /// Sends a complete `NODE_HANDLE` frame with a handle to one worker.
     /// The descriptor is duplicated before this returns.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send_with_handle(
         &self,
         worker: u32,
@@ -191,41 +195,41 @@ impl NativePool {
     }
 
     /// Aborts request `id`; true if it was still open.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn abort(&self, id: i64) -> bool {
         self.pool.cancel(id as u64, ErrorCode::Aborted)
     }
 
     /// Sends a complete frame to one worker.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn send(&self, worker: u32, frame: Buffer) -> bool {
         self.pool.send_frame(worker as usize, frame.to_vec())
     }
 
     /// Sends a complete frame to every worker, or those with `role`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn broadcast(&self, frame: Buffer, role: Option<String>) -> u32 {
         self.pool.broadcast_frame(frame.to_vec(), role.as_deref()) as u32
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn assign_role(&self, worker: u32, role: String) -> bool {
         self.pool.assign_role(worker as usize, &role)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn remove_role(&self, worker: u32, role: String) -> bool {
         self.pool.remove_role(worker as usize, &role)
     }
 
     /// The pool's stats as JSON text.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats(&self) -> String {
         serde_json::to_string(&self.pool.stats()).unwrap_or_else(|_| "{}".into())
     }
 
     /// Takes the pending batch.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn drain(&self) -> NativeBatch {
         let (json, frames) = self.inbox.take();
         NativeBatch {
@@ -236,7 +240,7 @@ impl NativePool {
 
     /// Closes the pool on a background thread; a `Closed` item arrives
     /// when every worker and thread has ended.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self, drain: bool, timeout_ms: f64) {
         let pool = Arc::clone(&self.pool);
         let inbox = Arc::clone(&self.inbox);
@@ -254,5 +258,14 @@ impl NativePool {
             self.pool.close(options);
             self.inbox.closed();
         }
+    }
+}
+
+impl Drop for NativePool {
+    /// The JS object is gone: nothing will drain the inbox again, so the
+    /// readers must not wait for room; the pool itself closes when its
+    /// last reference goes.
+    fn drop(&mut self) {
+        self.inbox.abandon();
     }
 }

@@ -342,7 +342,10 @@ fn pool(cfg: &Config, size: usize) -> Result<Pool, Error> {
 /// Decodes and checks an outcome (what a caller of the engine does with it).
 fn settled(cfg_items: usize, s: usize, i: usize, outcome: Outcome) -> Result<(), Error> {
     match outcome {
-        Outcome::Result(Payload::Json(Some(text))) => {
+        Outcome::Result {
+            result: Payload::Json(Some(text)),
+            ..
+        } => {
             let result: Value = serde_json::from_str(&text)?;
             check(s, i, cfg_items, &result)
         }

@@ -68,8 +68,10 @@ fn pipelined_requests_all_settle_once_with_the_right_result() {
             retries: None,
             done: Box::new(move |outcome| {
                 match outcome {
-                    Outcome::Result(forkwire::pool::Payload::Json(Some(t)))
-                        if t == (i * 2).to_string() => {}
+                    Outcome::Result {
+                        result: forkwire::pool::Payload::Json(Some(t)),
+                        ..
+                    } if t == (i * 2).to_string() => {}
                     _ => {
                         wrong.fetch_add(1, Ordering::SeqCst);
                     }
@@ -252,7 +254,10 @@ fn a_json_batch_settles_each_request_once_through_one_handler() {
     let mut got = std::mem::take(&mut *seen.lock().unwrap());
     got.sort_by_key(|(id, _)| *id);
     let text = |o: &Outcome| match o {
-        Outcome::Result(forkwire::pool::Payload::Json(Some(t))) => t.clone(),
+        Outcome::Result {
+            result: forkwire::pool::Payload::Json(Some(t)),
+            ..
+        } => t.clone(),
         other => format!("{other:?}"),
     };
     // 1499 twice: once refused as a duplicate, once with its result.

@@ -3,7 +3,6 @@
 
 mod support;
 
-use forkwire::codec::Limits;
 use forkwire::pool::{
     Body, CloseOptions, ErrorCode, Heartbeat, Outcome, Payload, Pool, PoolEvent, Request,
     RestartPolicy, Target,
@@ -80,10 +79,11 @@ fn sigkill_storm_with_retries_settles_everything_once_and_correctly() {
             done: Box::new(move |outcome| {
                 settled[i].fetch_add(1, Ordering::SeqCst);
                 match outcome {
-                    Outcome::Result(Payload::Json(Some(t))) if t == (i * 2).to_string() => {
-                        ok.fetch_add(1, Ordering::SeqCst)
-                    }
-                    Outcome::Result(_) => wrong.fetch_add(1, Ordering::SeqCst),
+                    Outcome::Result {
+                        result: Payload::Json(Some(t)),
+                        ..
+                    } if t == (i * 2).to_string() => ok.fetch_add(1, Ordering::SeqCst),
+                    Outcome::Result { .. } => wrong.fetch_add(1, Ordering::SeqCst),
                     _ => failed.fetch_add(1, Ordering::SeqCst),
                 };
                 if total.fetch_add(1, Ordering::SeqCst) + 1 == n {
@@ -167,7 +167,10 @@ fn a_stopped_worker_is_detected_by_heartbeat_and_its_request_retried() {
     unsafe { libc::kill(victim as i32, libc::SIGSTOP) };
     // The pinned request is retried on worker 0's replacement.
     match slow.join().unwrap() {
-        Outcome::Result(Payload::Json(Some(t))) => assert_eq!(t, "8"),
+        Outcome::Result {
+            result: Payload::Json(Some(t)),
+            ..
+        } => assert_eq!(t, "8"),
         other => panic!("expected a result after retry, got {other:?}"),
     }
     let (worker, at) = events.lock().unwrap()[0];
@@ -186,7 +189,7 @@ fn a_stopped_worker_is_detected_by_heartbeat_and_its_request_retried() {
 
 fn faulty(size: usize, max_frame: usize) -> (Pool, Arc<Mutex<Vec<String>>>, Arc<AtomicUsize>) {
     let mut o = options("faulty_worker", size);
-    o.command.limits(Limits { max_frame });
+    o.max_frame = max_frame;
     let errors = Arc::new(Mutex::new(Vec::new()));
     let floods = Arc::new(AtomicUsize::new(0));
     let (sink, count) = (errors.clone(), floods.clone());

@@ -9,7 +9,10 @@
 
 use super::handle::HandleKind;
 use crate::codec::{self, Mode};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
 
 /// An internal message, classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +45,9 @@ pub(crate) struct HandleMeta {
 }
 
 /// The members classification reads, from either mode's value.
+#[derive(Default)]
 struct Members {
-    cmd: String,
+    cmd: Option<String>,
     kind: Option<String>,
     key: Option<String>,
     msg_cmd: Option<String>,
@@ -55,31 +59,28 @@ pub(crate) fn classify(mode: Mode, frame: &[u8]) -> Option<Internal> {
     // in both modes (a one-byte string in advanced mode).
     memchr::memmem::find(frame, b"NODE_")?;
     let m = match mode {
-        Mode::Json => {
-            let value: Value = codec::json::decode(frame).ok()?;
-            let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-            Members {
-                cmd: text(value.as_object()?.get("cmd"))?,
-                kind: text(value.get("type")),
-                key: text(value.get("key")),
-                msg_cmd: text(value.get("msg").and_then(|m| m.get("cmd"))),
-            }
+        // Only objects can be internal; their members are read in one pass
+        // that keeps the few strings it needs and skips the rest.
+        Mode::Json if frame.first() == Some(&b'{') => {
+            serde_json::from_slice::<JsonMembers>(frame).ok()?.0
         }
+        Mode::Json => return None,
         Mode::Advanced => {
             let value = codec::v8::decode(frame).ok()?;
             let text = |v: Option<&codec::v8::Value>| v.and_then(|v| v.as_str()).map(str::to_owned);
             Members {
-                cmd: text(value.get("cmd"))?,
+                cmd: text(value.get("cmd")),
                 kind: text(value.get("type")),
                 key: text(value.get("key")),
                 msg_cmd: text(value.get("msg").and_then(|m| m.get("cmd"))),
             }
         }
     };
-    if !m.cmd.starts_with("NODE_") {
+    let cmd = m.cmd?;
+    if !cmd.starts_with("NODE_") {
         return None;
     }
-    Some(match m.cmd.as_str() {
+    Some(match cmd.as_str() {
         "NODE_HANDLE" => Internal::Handle(HandleMeta {
             kind: m.kind.as_deref().and_then(HandleKind::parse),
             key: m.key,
@@ -97,6 +98,121 @@ pub(crate) fn classify(mode: Mode, frame: &[u8]) -> Option<Internal> {
         },
         _ => Internal::Other,
     })
+}
+
+/// Visitor methods that take a scalar or an array, skip it, and return
+/// `$none`.
+macro_rules! skip_other_values {
+    ($none:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok($none)
+        }
+    };
+}
+
+/// A json object's `cmd`, `type`, `key` and `msg.cmd` members, read
+/// without building the rest: other members are skipped as the parser
+/// passes them (no allocation), so a large frame costs a scan, not a copy.
+struct JsonMembers(Members);
+
+/// A member kept if it is a string, skipped otherwise.
+struct Text(Option<String>);
+
+/// A `msg` member: its `cmd`, if it is an object with a string one.
+struct MsgCmd(Option<String>);
+
+impl<'de> Deserialize<'de> for JsonMembers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonMembers;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonMembers, A::Error> {
+                let mut m = Members::default();
+                // A repeated member keeps its last value, as in JSON.parse.
+                while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+                    match &*name {
+                        "cmd" => m.cmd = map.next_value::<Text>()?.0,
+                        "type" => m.kind = map.next_value::<Text>()?.0,
+                        "key" => m.key = map.next_value::<Text>()?.0,
+                        "msg" => m.msg_cmd = map.next_value::<MsgCmd>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(JsonMembers(m))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(Some(v.to_owned())))
+            }
+            skip_other_values!(Text(None));
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for MsgCmd {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MsgCmd;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MsgCmd, A::Error> {
+                let mut cmd = None;
+                while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+                    if name == "cmd" {
+                        cmd = map.next_value::<Text>()?.0;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(MsgCmd(cmd))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<MsgCmd, E> {
+                Ok(MsgCmd(None))
+            }
+            skip_other_values!(MsgCmd(None));
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// An internal reply with only a command.
@@ -184,6 +300,45 @@ mod tests {
         assert_eq!(classify(Mode::Json, br#"{"cmd":"start"}"#), None);
         assert_eq!(classify(Mode::Json, br#"{"text":"NODE_HANDLE"}"#), None);
         assert_eq!(classify(Mode::Json, br#"["NODE_X"]"#), None);
+        // Members of other types are skipped, not fatal.
+        assert_eq!(
+            classify(
+                Mode::Json,
+                br#"{"type":5,"cmd":"NODE_HANDLE_ACK","msg":[1,"NODE_"],"key":{"a":[]}}"#
+            ),
+            Some(Internal::Ack)
+        );
+        assert_eq!(
+            classify(
+                Mode::Json,
+                br#"{"cmd":"NODE_HANDLE","type":"net.Socket","msg":{"x":[{"cmd":1}],"cmd":"NODE_C"}}"#
+            ),
+            Some(Internal::Handle(HandleMeta {
+                kind: Some(HandleKind::NetSocket),
+                key: None,
+                internal_msg: true
+            }))
+        );
+        // The last of a repeated member counts, as in JSON.parse.
+        assert_eq!(
+            classify(Mode::Json, br#"{"cmd":"NODE_HANDLE_ACK","cmd":"user"}"#),
+            None
+        );
+        assert_eq!(classify(Mode::Json, br#"{"cmd":"NODE_HANDLE_ACK""#), None);
+    }
+
+    #[test]
+    fn members_after_a_large_one_are_found() {
+        // 4 MB of array elements behind a user object: classification
+        // reads it through without building a value of it.
+        let mut frame = br#"{"data":["NODE_""#.to_vec();
+        for _ in 0..1_000_000 {
+            frame.extend_from_slice(b",0,0");
+        }
+        frame.extend_from_slice(br#"],"cmd":"NODE_HANDLE_NACK"}"#);
+        assert_eq!(classify(Mode::Json, &frame), Some(Internal::Nack));
+        frame[1] = b'x';
+        assert_eq!(classify(Mode::Json, &frame[..20]), None);
     }
 
     #[test]

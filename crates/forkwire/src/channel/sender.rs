@@ -52,6 +52,9 @@ struct Inner {
     /// Nothing more may be written: shut down here, or the peer is gone.
     shut: AtomicBool,
     resume: Mutex<Option<Arc<ResumeHook>>>,
+    /// Internal answers (`NODE_HANDLE_ACK`/`_NACK`) not written yet: they
+    /// go out before the next frame, whoever writes it.
+    urgent: Mutex<Vec<u8>>,
 }
 
 impl fmt::Debug for Inner {
@@ -157,6 +160,7 @@ impl Sender {
                 connected: AtomicBool::new(true),
                 shut: AtomicBool::new(false),
                 resume: Mutex::new(None),
+                urgent: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -325,13 +329,44 @@ impl Sender {
     }
 
     /// Writes one of Node's internal replies (`NODE_HANDLE_ACK` / `_NACK`)
-    /// at once, ahead of anything held: the peer may itself be holding
-    /// everything back until it gets it.
+    /// ahead of anything held: the peer may itself be holding everything
+    /// back until it gets it.
+    ///
+    /// With a resume hook (a writer thread, see [`Sender::set_resume_hook`])
+    /// the receiving thread that calls this never waits: not for a writer
+    /// blocked on a full socket, nor for the socket. The answer is written
+    /// at once if the socket takes it; otherwise it waits in front of the
+    /// next frame and the writer thread is asked to write it.
     pub(crate) fn send_internal(&self, message: &serde_json::Value) -> Result<(), ChannelError> {
         let mut frame = Vec::new();
         self.encode(&mut frame, message)?;
+        self.inner.urgent.lock().extend_from_slice(&frame);
+        let hook = self.inner.resume.lock().clone();
+        if let Some(hook) = hook {
+            if let Some(_write) = self.inner.write.try_lock() {
+                if self.write_urgent(libc::MSG_DONTWAIT)? {
+                    return Ok(());
+                }
+            }
+            if hook() {
+                return Ok(());
+            }
+        }
         let _write = self.inner.write.lock();
-        self.write_raw(&frame)
+        self.write_urgent(0).map(drop)
+    }
+
+    /// Writes pending internal answers; with `MSG_DONTWAIT` in `flags`, as
+    /// much as the socket takes now. True once none is left. Call with the
+    /// write lock.
+    fn write_urgent(&self, flags: libc::c_int) -> Result<bool, ChannelError> {
+        let mut urgent = self.inner.urgent.lock();
+        if urgent.is_empty() {
+            return Ok(true);
+        }
+        let written = self.write_some(&urgent, flags)?;
+        urgent.drain(..written);
+        Ok(urgent.is_empty())
     }
 
     /// The peer answered the handle in flight: `NODE_HANDLE_ACK` (`true`)
@@ -364,12 +399,15 @@ impl Sender {
         }
     }
 
-    /// Writes what was held back, up to the next handle.
+    /// Writes pending internal answers, then what was held back, up to the
+    /// next handle.
     pub(crate) fn resume(&self) {
         let mut fin = Finished::new();
         {
             let _write = self.inner.write.lock();
-            let _ = self.emit(&[], &mut fin);
+            if self.write_urgent(0).is_ok() {
+                let _ = self.emit(&[], &mut fin);
+            }
         }
         run(fin);
     }
@@ -459,36 +497,49 @@ impl Sender {
         if self.inner.shut.load(Ordering::Acquire) {
             return Err(ChannelError::Disconnected);
         }
+        self.write_urgent(0)?;
         match socket::send_with_fd(&self.inner.stream, frame, fd) {
             Ok(n) => self.write_raw(&frame[n..]),
             Err(e) => Err(self.write_error(e)),
         }
     }
 
-    fn write_raw(&self, mut bytes: &[u8]) -> Result<(), ChannelError> {
+    /// Writes whole frames, after any pending internal answers. Call with
+    /// the write lock.
+    fn write_raw(&self, bytes: &[u8]) -> Result<(), ChannelError> {
+        self.write_urgent(0)?;
+        self.write_some(bytes, 0).map(drop)
+    }
+
+    /// Writes `bytes`; returns how many were written: all of them, unless
+    /// `flags` has `MSG_DONTWAIT` and the socket is full.
+    fn write_some(&self, bytes: &[u8], flags: libc::c_int) -> Result<usize, ChannelError> {
         if self.inner.shut.load(Ordering::Acquire) {
             return Err(ChannelError::Disconnected);
         }
-        while !bytes.is_empty() {
-            // SAFETY: the pointer and length describe `bytes`.
+        let mut done = 0;
+        while done < bytes.len() {
+            let rest = &bytes[done..];
+            // SAFETY: the pointer and length describe `rest`.
             let n = unsafe {
                 libc::send(
                     self.inner.stream.as_raw_fd(),
-                    bytes.as_ptr().cast(),
-                    bytes.len(),
-                    libc::MSG_NOSIGNAL,
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    libc::MSG_NOSIGNAL | flags,
                 )
             };
             if n < 0 {
                 let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
+                match err.kind() {
+                    io::ErrorKind::Interrupted => continue,
+                    io::ErrorKind::WouldBlock => return Ok(done),
+                    _ => return Err(self.write_error(err)),
                 }
-                return Err(self.write_error(err));
             }
-            bytes = &bytes[n as usize..];
+            done += n as usize;
         }
-        Ok(())
+        Ok(done)
     }
 
     fn write_error(&self, err: io::Error) -> ChannelError {
@@ -523,6 +574,16 @@ impl Sender {
         if !self.inner.shut.swap(true, Ordering::AcqRel) {
             let _ = self.inner.stream.shutdown(std::net::Shutdown::Both);
         }
+    }
+
+    /// Shuts the socket down now, whatever is held back: a read or write
+    /// in progress on either half ends, and nothing more is written. For a
+    /// peer known to be gone, whose end may still be held open by others
+    /// (a child's own children that inherited it).
+    pub(crate) fn close_now(&self) {
+        self.inner.connected.store(false, Ordering::Release);
+        self.shutdown();
+        self.mark_disconnected();
     }
 
     /// The peer is gone: nothing more can be written, and handles waiting
@@ -582,6 +643,51 @@ mod tests {
                 move || while let Ok(Some(_)) = receiver.recv::<serde_json::Value>() {},
             );
         (sender, peer, reader)
+    }
+
+    #[test]
+    fn internal_answers_do_not_wait_for_a_blocked_writer() {
+        use std::io::Read;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let (ours, mut peer) = UnixStream::pair().unwrap();
+        let sender = super::Sender::new(ours, Mode::Json);
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&asked);
+        sender.set_resume_hook(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            true
+        }));
+        // A writer blocked on a full socket, holding the write lock.
+        let mut big = vec![b'7'; 8 << 20];
+        big.push(b'\n');
+        let writer = {
+            let sender = sender.clone();
+            std::thread::spawn(move || sender.send_frames(&big))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        // The answer neither waits for the lock nor for the socket: it is
+        // queued and the writer thread asked to write it.
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                let res = sender.send_internal(&serde_json::json!({ "cmd": "NODE_HANDLE_ACK" }));
+                let _ = done_tx.send(res.is_ok());
+            });
+        }
+        assert_eq!(done_rx.recv_timeout(Duration::from_secs(5)), Ok(true));
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+        // Drain the big frame; the writer finishes, then the answer goes out
+        // at the next write, whole, after the frame it did not cut.
+        let mut got = vec![0u8; (8 << 20) + 1];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(got.last(), Some(&b'\n'));
+        assert!(writer.join().unwrap().is_ok());
+        sender.resume();
+        let mut ack = [0u8; 26];
+        peer.read_exact(&mut ack).unwrap();
+        assert_eq!(&ack, b"{\"cmd\":\"NODE_HANDLE_ACK\"}\n");
     }
 
     #[test]

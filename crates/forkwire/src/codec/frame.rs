@@ -8,6 +8,12 @@
 //! line past the limit is skipped up to its newline, an advanced frame past
 //! the limit is skipped by its declared length, and in both cases the stream
 //! goes on with the next frame.
+//!
+//! The buffer grows with the bytes actually received, never with what a
+//! length prefix claims (a 4-byte header announcing 256 MiB costs nothing
+//! until the bytes come), at most doubling what is buffered per read; it
+//! holds at most about twice `max_frame` plus one read, and it is given
+//! back once a frame larger than [`SHRINK_ABOVE`] has been consumed.
 
 use super::Mode;
 use std::fmt;
@@ -107,6 +113,11 @@ pub struct FrameDecoder {
 
 const READ_CHUNK: usize = 64 * 1024;
 
+/// A buffer larger than this is released once it holds no more than a
+/// read's worth of unconsumed bytes, so one large frame does not pin its
+/// memory for the life of the channel.
+pub const SHRINK_ABOVE: usize = 1 << 20;
+
 impl FrameDecoder {
     /// A decoder for `mode` with the given limits.
     pub fn new(mode: Mode, limits: Limits) -> Self {
@@ -150,12 +161,56 @@ impl FrameDecoder {
     where
         F: FnOnce(&mut [u8]) -> io::Result<usize>,
     {
-        self.reserve(READ_CHUNK);
+        self.shrink_if_idle();
+        self.reserve(self.read_size());
         let res = read(&mut self.buf[self.end..]);
         if let Ok(n) = res {
             self.end += n.min(self.buf.len() - self.end);
         }
         res
+    }
+
+    /// How much room the next read asks for: one chunk, or, inside a frame
+    /// known to be longer, as much again as is buffered (so a large frame
+    /// takes a logarithmic number of reallocations) up to what it lacks.
+    /// Never more than the bytes already received justify.
+    fn read_size(&self) -> usize {
+        let pending = self.pending();
+        let missing = match self.mode {
+            Mode::Advanced if pending >= 4 => {
+                let header = [
+                    self.buf[self.start],
+                    self.buf[self.start + 1],
+                    self.buf[self.start + 2],
+                    self.buf[self.start + 3],
+                ];
+                let len = u32::from_be_bytes(header) as usize;
+                if len <= self.limits.max_frame && matches!(self.state, State::Normal) {
+                    (4 + len).saturating_sub(pending)
+                } else {
+                    0
+                }
+            }
+            _ => 0,
+        };
+        missing.min(pending).max(READ_CHUNK)
+    }
+
+    /// Gives back a large buffer once little of it is in use.
+    fn shrink_if_idle(&mut self) {
+        let pending = self.pending();
+        if self.buf.len() > SHRINK_ABOVE && pending <= READ_CHUNK {
+            let mut fresh = vec![0; READ_CHUNK.max(pending)];
+            fresh[..pending].copy_from_slice(&self.buf[self.start..self.end]);
+            self.buf = fresh;
+            self.start = 0;
+            self.end = pending;
+        }
+    }
+
+    /// Bytes the buffer holds, used or not (for tests and accounting).
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
     }
 
     /// Makes room for `extra` more bytes past `end`, first by moving the
@@ -274,8 +329,8 @@ impl FrameDecoder {
             }));
         }
         if avail.len() < 4 + len {
-            let missing = 4 + len - avail.len();
-            self.reserve(missing);
+            // Room is made as the bytes arrive (see `read_size`), not here:
+            // the header alone must not cost `len` bytes.
             return None;
         }
         let begin = self.start + 4;
@@ -352,6 +407,44 @@ mod tests {
             Some(Err(FrameError::TooLarge { .. }))
         ));
         assert!(dec.buf.len() < 1 << 20);
+    }
+
+    #[test]
+    fn a_header_alone_costs_no_memory() {
+        // 256 MiB announced, within the limit: room grows only as bytes come.
+        let mut dec = FrameDecoder::new(Mode::Advanced, Limits::default());
+        let mut src: &[u8] = &[0x10, 0, 0, 0, 0xff, 0x0f];
+        assert_eq!(dec.fill_from(&mut src).unwrap(), 6);
+        assert!(dec.next_frame().is_none());
+        let mut nothing: &[u8] = &[];
+        dec.fill_from(&mut nothing).unwrap();
+        assert!(dec.capacity() <= 2 * READ_CHUNK, "{}", dec.capacity());
+    }
+
+    #[test]
+    fn a_large_frame_grows_the_buffer_by_doubling_and_is_given_back() {
+        let len = 3 << 20;
+        let mut bytes = (len as u32).to_be_bytes().to_vec();
+        bytes.resize(4 + len, 7);
+        bytes.extend_from_slice(&[0, 0, 0, 1, 9]);
+        let mut dec = FrameDecoder::new(Mode::Advanced, Limits::default());
+        let mut src: &[u8] = &bytes;
+        let mut reads = 0;
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            assert!(dec.fill_from(&mut src).unwrap() > 0);
+            reads += 1;
+            // Room never runs far ahead of what was received.
+            assert!(dec.capacity() <= 2 * dec.pending() + 2 * READ_CHUNK);
+            while let Some(f) = dec.next_frame() {
+                got.push(f.unwrap().len());
+            }
+        }
+        assert_eq!(got, vec![len, 1]);
+        assert!(reads < 40, "{reads} reads");
+        let mut nothing: &[u8] = &[];
+        dec.fill_from(&mut nothing).unwrap();
+        assert!(dec.capacity() <= SHRINK_ABOVE, "{}", dec.capacity());
     }
 
     #[test]

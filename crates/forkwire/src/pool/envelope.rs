@@ -94,8 +94,19 @@ fn parse_advanced(frame: &[u8]) -> Result<Incoming, String> {
         id: id as u64,
         kind,
         payload: whole(),
-        version: get("version").map(|v| v.to_json().to_string()),
+        version: get("version").map(version_text),
     })
+}
+
+/// The JSON text a `version` member is compared by. Versions are strings
+/// or numbers; an object never matches one, and is not converted (a value
+/// of shared references could expand without bound).
+fn version_text(v: &v8::Value) -> String {
+    if v.is_object() {
+        "<object>".to_owned()
+    } else {
+        v.to_json().to_string()
+    }
 }
 
 /// JavaScript truthiness of a decoded value, as `if (error)` sees it.

@@ -20,7 +20,12 @@ pub enum Payload {
 #[derive(Debug)]
 pub enum Outcome {
     /// `{id, result}`.
-    Result(Payload),
+    Result {
+        /// The `result` member.
+        result: Payload,
+        /// The worker slot that answered.
+        worker: usize,
+    },
     /// `{id, error}`: the worker's own failure.
     RemoteError {
         /// The `error` member.
@@ -101,3 +106,33 @@ pub enum PoolEvent {
 
 /// Receives pool events, on pool threads.
 pub type EventHandler = Arc<dyn Fn(PoolEvent) + Send + Sync>;
+
+/// Lets whoever consumes a pool's outcomes and events push back on the
+/// threads that read from workers: each reader calls [`ReadGate::wait`]
+/// before it takes the next frame, and the gate may block until the
+/// consumer has caught up. A pool that hands its deliveries to a bounded
+/// queue (as the Node binding does) uses it to keep that queue bounded
+/// without dropping anything: the workers then block on their writes.
+///
+/// Only reader threads wait here; requests, timers and exits never do, so
+/// the gate must not wait for anything those threads are doing.
+#[derive(Clone)]
+pub struct ReadGate(Arc<dyn Fn() + Send + Sync>);
+
+impl ReadGate {
+    /// A gate that calls `wait` before each frame a reader takes.
+    pub fn new(wait: impl Fn() + Send + Sync + 'static) -> ReadGate {
+        ReadGate(Arc::new(wait))
+    }
+
+    /// Blocks while the consumer has no room.
+    pub fn wait(&self) {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for ReadGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadGate")
+    }
+}

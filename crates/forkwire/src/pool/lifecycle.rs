@@ -7,7 +7,7 @@ use super::state::{Effects, Phase, State, Timer};
 use super::timer::after;
 use super::worker::{self, Outgoing};
 use super::Shared;
-use crate::process::ExitStatus;
+use crate::process::{ChildProcess, ExitStatus, SpawnError};
 use std::cmp::Reverse;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,11 +61,17 @@ impl Default for CloseOptions {
 /// Grace between SIGTERM and SIGKILL for a worker that disconnected.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
+/// Longest a retiring worker with requests in flight is given before it is
+/// killed, whatever the pool's timeout (which may be "never").
+const MAX_RETIRE_WAIT: Duration = Duration::from_secs(60);
+
 /// How often `max_memory` is checked.
 const MEMORY_CHECK: Duration = Duration::from_secs(1);
 
 impl Shared {
     /// Starts a process in `slot`. On failure reports it and returns it.
+    /// Spawns with the lock held: for the first workers only, before any
+    /// request can wait for it; replacements go through [`Shared::respawn`].
     pub(super) fn start_worker(
         self: &Arc<Self>,
         st: &mut State,
@@ -74,8 +80,23 @@ impl Shared {
     ) -> Result<(), RequestError> {
         let gen = st.slots[slot].gen + 1;
         st.slots[slot].gen = gen;
-        match worker::start(self, &self.options.command, slot, gen) {
-            Ok((live, threads)) => {
+        let spawned = self.options.command.spawn();
+        self.install(st, slot, gen, spawned, fx)
+    }
+
+    /// Puts a spawned process (generation `gen`) in `slot` and starts its
+    /// threads, or reports why it could not be spawned.
+    fn install(
+        self: &Arc<Self>,
+        st: &mut State,
+        slot: usize,
+        gen: u64,
+        spawned: Result<ChildProcess, SpawnError>,
+        fx: &mut Effects,
+    ) -> Result<(), RequestError> {
+        match spawned {
+            Ok(child) => {
+                let (live, threads) = worker::attach(self, child, slot, gen);
                 fx.event(PoolEvent::Spawn {
                     worker: slot,
                     pid: live.pid,
@@ -129,13 +150,14 @@ impl Shared {
     /// The worker process ended.
     pub(super) fn on_exit(self: &Arc<Self>, slot: usize, gen: u64, status: ExitStatus) {
         let mut fx = Effects::default();
-        {
+        let sender = {
             let mut st = self.state.lock();
             let Some(live) = st.slots[slot].live.as_ref().filter(|l| l.gen == gen) else {
                 return;
             };
             let pid = live.pid;
             let planned = live.retiring;
+            let sender = live.sender.clone();
             let mut err = RequestError::new(
                 ErrorCode::WorkerExited,
                 match status.signal_name() {
@@ -172,7 +194,12 @@ impl Shared {
             st.pump();
             self.idle_cv.notify_all();
             self.timer_cv.notify_one();
-        }
+            sender
+        };
+        // The process is gone, but a child of its own may hold the other
+        // end of the socket open: stop reading and writing it now (without
+        // the lock: handles still waiting for an answer settle here).
+        sender.close_now();
         self.fire(fx);
     }
 
@@ -215,18 +242,44 @@ impl Shared {
             .push(Reverse((after(delay), Timer::Respawn(slot))));
     }
 
-    /// A restart timer fired.
-    pub(super) fn respawn(self: &Arc<Self>, st: &mut State, slot: usize, fx: &mut Effects) {
+    /// A restart timer fired for `slot`. Called without the lock: the
+    /// process is spawned (fork, exec, a Node start-up) while requests,
+    /// replies and timers go on, then installed under the lock.
+    pub(super) fn respawn(self: &Arc<Self>, slot: usize) {
+        let mut fx = Effects::default();
+        let gen = {
+            let mut st = self.state.lock();
+            if st.phase == Phase::Closed || st.slots[slot].live.is_some() {
+                st.slots[slot].restart_pending = false;
+                return;
+            }
+            // `restart_pending` stays set while spawning: the slot still
+            // counts as serving for requests that wait for it.
+            st.slots[slot].restarts += 1;
+            st.counters.restarts += 1;
+            st.slots[slot].gen += 1;
+            st.slots[slot].gen
+        };
+        let spawned = self.options.command.spawn();
+        let mut st = self.state.lock();
         st.slots[slot].restart_pending = false;
-        if st.phase == Phase::Closed || st.slots[slot].live.is_some() {
+        if st.phase == Phase::Closed || st.slots[slot].gen != gen {
+            drop(st);
+            if let Ok(child) = spawned {
+                let (_channel, reaper) = child.into_parts();
+                let _ = reaper.kill(libc::SIGKILL);
+                let _ = reaper.wait();
+            }
             return;
         }
-        st.slots[slot].restarts += 1;
-        st.counters.restarts += 1;
-        if self.start_worker(st, slot, fx).is_err() {
-            self.schedule_restart(st, slot, fx);
-            st.fail_stranded(fx);
+        if self.install(&mut st, slot, gen, spawned, &mut fx).is_err() {
+            self.schedule_restart(&mut st, slot, &mut fx);
+            st.fail_stranded(&mut fx);
         }
+        st.pump();
+        self.idle_cv.notify_all();
+        drop(st);
+        self.fire(fx);
     }
 
     /// Counts a reply from `slot` and retires the worker once it has
@@ -262,7 +315,12 @@ impl Shared {
             let _ = live.writer.send(Outgoing::Disconnect);
             KILL_GRACE
         } else {
-            KILL_GRACE + self.options.timeout.unwrap_or(KILL_GRACE)
+            KILL_GRACE
+                + self
+                    .options
+                    .timeout
+                    .unwrap_or(KILL_GRACE)
+                    .min(MAX_RETIRE_WAIT)
         };
         st.timers
             .push(Reverse((after(grace), Timer::Kill(slot, gen))));

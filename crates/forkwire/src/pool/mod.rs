@@ -32,7 +32,7 @@ mod timer;
 mod worker;
 
 pub use error::{ErrorCode, RequestError};
-pub use events::{Completion, EventHandler, Outcome, Payload, PoolEvent, Settled};
+pub use events::{Completion, EventHandler, Outcome, Payload, PoolEvent, ReadGate, Settled};
 pub use lifecycle::{CloseOptions, RestartPolicy};
 pub use stats::{PoolStats, WorkerStats};
 
@@ -91,7 +91,21 @@ pub struct PoolOptions {
     /// `version` differs fails with [`ErrorCode::Version`]. JSON text,
     /// e.g. `"\"1.0\""`. Default: none.
     pub protocol_version: Option<String>,
+    /// The largest frame accepted from a worker, in bytes (json: a line;
+    /// advanced: a payload). A larger one is skipped as it arrives and
+    /// reported as [`PoolEvent::ProtocolError`]; it never occupies more
+    /// than one read's worth of memory. It replaces the limit set with
+    /// [`Command::limits`]. Default: [`DEFAULT_MAX_FRAME`] (16 MiB).
+    pub max_frame: usize,
+    /// Asked before each frame a reader takes; see [`ReadGate`].
+    /// Default: none (readers never wait).
+    pub read_gate: Option<ReadGate>,
 }
+
+/// The default [`PoolOptions::max_frame`]: 16 MiB, far above real messages
+/// (a few KB to a few MB) and small enough that a worker cannot make the
+/// parent hold much for it.
+pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
 
 /// Heartbeat settings: every `interval` each worker is sent
 /// `{type: 'heartbeat-request'}`; one that has not answered
@@ -120,6 +134,8 @@ impl PoolOptions {
             max_memory: None,
             max_protocol_errors: None,
             protocol_version: None,
+            max_frame: DEFAULT_MAX_FRAME,
+            read_gate: None,
         }
     }
 }
@@ -215,11 +231,14 @@ impl Pool {
     }
 
     fn build(
-        options: PoolOptions,
+        mut options: PoolOptions,
         on_event: EventHandler,
         settled: Option<Settled>,
     ) -> Result<Pool, RequestError> {
         let mode = options.command.mode();
+        options.command.limits(codec::Limits {
+            max_frame: options.max_frame,
+        });
         let size = options.size.max(1);
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(size, options.concurrency)),
@@ -433,7 +452,7 @@ impl Pool {
             }
         };
         match outcome {
-            Outcome::Result(p) => serde_json::from_value(decode(p, "result")?)
+            Outcome::Result { result, .. } => serde_json::from_value(decode(result, "result")?)
                 .map_err(|e| RequestError::new(ErrorCode::Protocol, e.to_string())),
             Outcome::RemoteError { error: p, .. } => {
                 let value = decode(p, "error")?;
@@ -794,7 +813,10 @@ impl Shared {
                             error: payload,
                             worker: slot,
                         },
-                        _ => Outcome::Result(payload),
+                        _ => Outcome::Result {
+                            result: payload,
+                            worker: slot,
+                        },
                     };
                     st.settle(id, outcome, fx);
                     self.after_reply(st, slot);

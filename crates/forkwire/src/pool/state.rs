@@ -260,7 +260,7 @@ impl State {
                     live.in_flight.remove(&id);
                 }
                 match &outcome {
-                    Outcome::Result(_) => self.slots[w].completed += 1,
+                    Outcome::Result { .. } => self.slots[w].completed += 1,
                     _ => self.slots[w].failed += 1,
                 }
             }
@@ -271,7 +271,7 @@ impl State {
             }
         }
         match &outcome {
-            Outcome::Result(_) => self.counters.completed += 1,
+            Outcome::Result { .. } => self.counters.completed += 1,
             Outcome::RemoteError { .. } => self.counters.failed += 1,
             Outcome::Failed(e) => {
                 self.counters.failed += 1;

@@ -43,6 +43,7 @@ pub(crate) fn run(shared: &Arc<Shared>) {
             continue;
         }
         let mut fx = Effects::default();
+        let mut respawns = Vec::new();
         for timer in due {
             match timer {
                 Timer::Deadline(id) => {
@@ -58,7 +59,7 @@ pub(crate) fn run(shared: &Arc<Shared>) {
                         );
                     }
                 }
-                Timer::Respawn(slot) => shared.respawn(&mut st, slot, &mut fx),
+                Timer::Respawn(slot) => respawns.push(slot),
                 Timer::Heartbeat => shared.heartbeat_tick(&mut st, &mut fx),
                 Timer::MemoryCheck => shared.memory_tick(&mut st),
                 Timer::Kill(slot, gen) => {
@@ -70,6 +71,9 @@ pub(crate) fn run(shared: &Arc<Shared>) {
         }
         drop(st);
         shared.fire(fx);
+        for slot in respawns {
+            shared.respawn(slot);
+        }
         st = shared.state.lock();
     }
 }

@@ -8,7 +8,7 @@ use super::ids::IdSet;
 use super::Shared;
 use crate::channel::{ChannelError, HandleDone, Receiver, Sender};
 use crate::codec::Mode;
-use crate::process::{Command, Reaper, SpawnError};
+use crate::process::{ChildProcess, Reaper};
 use crossbeam_channel as cb;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -33,6 +33,9 @@ pub(crate) struct Live {
     pub pid: u32,
     pub gen: u64,
     pub writer: cb::Sender<Outgoing>,
+    /// The channel's sending half, to shut the socket down when the
+    /// process is gone (a grandchild may hold the other end open).
+    pub sender: Sender,
     pub reaper: Reaper,
     pub in_flight: IdSet,
     pub connected: bool,
@@ -68,27 +71,32 @@ impl Live {
     }
 }
 
-/// Starts a worker for slot `slot` and its threads. Called with the state
-/// lock held; the threads take it only after this returns.
-pub(crate) fn start(
+/// Starts the threads of a worker process spawned for slot `slot`. Called
+/// with the state lock held; the threads take it only after this returns,
+/// so they always find the `Live` it returns installed.
+pub(crate) fn attach(
     shared: &Arc<Shared>,
-    command: &Command,
+    child: ChildProcess,
     slot: usize,
     gen: u64,
-) -> Result<(Live, Vec<JoinHandle<()>>), SpawnError> {
-    let child = command.spawn()?;
+) -> (Live, Vec<JoinHandle<()>>) {
     let pid = child.id();
     let (channel, reaper) = child.into_parts();
     let mode = channel.mode();
     let (sender, mut receiver) = channel.split();
     let (tx, rx) = cb::unbounded();
     let on_answer = super::handle::hook_up(shared, &sender, slot, gen);
+    let shutdown = sender.clone();
 
     let name = |what: &str| format!("forkwire-{what}-{slot}");
     let spawned = [
         spawn_thread(name("writer"), shared, move |_| write_loop(rx, sender)),
         spawn_thread(name("reader"), shared, move |shared| {
-            read_loop(shared, &mut receiver, mode, slot, gen);
+            let read =
+                std::panic::AssertUnwindSafe(|| read_loop(shared, &mut receiver, mode, slot, gen));
+            if std::panic::catch_unwind(read).is_err() {
+                shared.on_protocol_error(slot, gen, "the reader failed".into(), &[]);
+            }
             shared.on_disconnect(slot, gen);
         }),
         {
@@ -101,11 +109,12 @@ pub(crate) fn start(
         },
     ];
     let threads = spawned.into_iter().flatten().collect();
-    Ok((
+    (
         Live {
             pid,
             gen,
             writer: tx,
+            sender: shutdown,
             reaper,
             in_flight: IdSet::default(),
             connected: true,
@@ -116,11 +125,13 @@ pub(crate) fn start(
             on_answer,
         },
         threads,
-    ))
+    )
 }
 
 /// Spawns a named thread that holds a count in the pool for as long as it
-/// runs, so `close()` can wait for every thread to end.
+/// runs, so `close()` can wait for every thread to end. A panic in `body`
+/// (a bug, never a peer's doing) ends the thread but still gives its count
+/// back, so `close()` cannot wait for it forever.
 pub(crate) fn spawn_thread<F>(name: String, shared: &Arc<Shared>, body: F) -> Option<JoinHandle<()>>
 where
     F: FnOnce(&Arc<Shared>) + Send + 'static,
@@ -129,7 +140,8 @@ where
     std::thread::Builder::new()
         .name(name)
         .spawn(move || {
-            body(&shared);
+            let run = std::panic::AssertUnwindSafe(|| body(&shared));
+            let _ = std::panic::catch_unwind(run);
             shared.thread_done();
         })
         .ok()
@@ -143,6 +155,11 @@ const READ_BATCH: usize = 256;
 fn read_loop(shared: &Arc<Shared>, receiver: &mut Receiver, mode: Mode, slot: usize, gen: u64) {
     let mut batch = Vec::new();
     loop {
+        // Whoever consumes what the pool delivers may ask the readers to
+        // wait (a bounded backlog): nothing more is read until it has room.
+        if let Some(gate) = &shared.options.read_gate {
+            gate.wait();
+        }
         let frame = match receiver.try_recv_frame() {
             Some(frame) if batch.len() < READ_BATCH => frame,
             next => {

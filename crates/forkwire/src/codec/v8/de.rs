@@ -3,6 +3,16 @@
 //! JSON lacks map to the nearest serde shape (see
 //! [`from_value`](super::from_value)), and a field of type `Value` gets the
 //! value itself (see [`embed`](super::embed)).
+//!
+//! Every walk counts the nodes it hands out (see [`budget`](super::budget)):
+//! the access types below pay one node for each element, property value, Map
+//! key and value, or typed-array element they give to the visitor, whether
+//! or not the visitor looks at it, and strings, keys and bytes pay for their
+//! copy. `&Value` has no room for a budget, so the walk's budget is the
+//! thread's current one: [`from_slice`](super::from_slice) and
+//! [`from_value`](super::from_value) install it, and a direct
+//! `T::deserialize(&value)` gets the default one. An ignored field
+//! (`deserialize_ignored_any`) is not walked at all.
 
 use std::borrow::Cow;
 
@@ -11,6 +21,7 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use serde::forward_to_deserialize_any;
 
 use super::bigint::BigInt;
+use super::budget::{self, copy_cost};
 use super::date::iso_string;
 use super::embed;
 use super::error::Error;
@@ -46,11 +57,16 @@ fn visit_bigint<'de, V: Visitor<'de>>(b: &BigInt, visitor: V) -> Result<V::Value
     } else if let Some(v) = b.to_i128() {
         visitor.visit_i128(v)
     } else {
-        Err(Error::Message(format!("BigInt {b} does not fit 128 bits")))
+        // Beyond 128 bits the decimal form can be long and slow to make.
+        Err(Error::Message(format!(
+            "BigInt of {} bytes does not fit 128 bits",
+            b.digits().len()
+        )))
     }
 }
 
 fn visit_js_str<'de, V: Visitor<'de>>(s: &'de JsString, visitor: V) -> Result<V::Value, Error> {
+    budget::charge(copy_cost(s.storage_len()))?;
     match s.as_str() {
         Some(text) => visitor.visit_borrowed_str(text),
         None => visitor.visit_string(s.to_string_lossy().into_owned()),
@@ -61,56 +77,7 @@ impl<'de> de::Deserializer<'de> for &'de Value {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self {
-            Value::Undefined | Value::Null => visitor.visit_unit(),
-            Value::Bool(b) => visitor.visit_bool(*b),
-            Value::Int32(i) => visitor.visit_i32(*i),
-            Value::Uint32(u) => visitor.visit_u32(*u),
-            Value::Double(x) => visit_number(*x, visitor),
-            Value::BigInt(b) => visit_bigint(b, visitor),
-            Value::String(s) => visit_js_str(s, visitor),
-            Value::Object(o) => visitor.visit_map(Properties {
-                iter: o.properties.iter(),
-                value: None,
-            }),
-            Value::Array(a) => {
-                let items = a.elements.iter().map(|e| e.as_ref().unwrap_or(&UNDEFINED));
-                visitor.visit_seq(Items(items))
-            }
-            Value::SparseArray(a) => {
-                if a.length > MAX_SPARSE_EXPANSION {
-                    return Err(Error::Message(format!(
-                        "sparse array of length {} is too long",
-                        a.length
-                    )));
-                }
-                let items = a.elements().map(|e| e.unwrap_or(&UNDEFINED));
-                visitor.visit_seq(Items(items))
-            }
-            Value::Date(d) => match iso_string(d.time) {
-                Some(text) => visitor.visit_string(text),
-                None => visitor.visit_unit(),
-            },
-            Value::RegExp(r) => visitor.visit_string(format!("/{}/{}", r.source, r.flags_string())),
-            Value::Map(m) => visitor.visit_map(Entries {
-                iter: m.entries.iter(),
-                value: None,
-            }),
-            Value::Set(s) => visitor.visit_seq(Items(s.values.iter())),
-            Value::ArrayBuffer(b) => visitor.visit_seq(Elements(
-                b.bytes.iter().map(|&x| Element::Uint(u64::from(x))),
-            )),
-            Value::View(v) => visitor.visit_seq(Elements(v.elements())),
-            Value::Boxed(b) => match &b.value {
-                Primitive::Bool(v) => visitor.visit_bool(*v),
-                Primitive::Number(x) => visit_number(*x, visitor),
-                Primitive::String(s) => visit_js_str(s, visitor),
-                Primitive::BigInt(n) => visit_bigint(n, visitor),
-            },
-            Value::Error(e) => visitor.visit_map(ErrorFields::new(e)),
-            Value::Host(h) => h.value.deserialize_any(visitor),
-            Value::Ref(_) => Err(Error::Message("cannot deserialize a cyclic value".into())),
-        }
+        budget::within(|| walk(self, visitor))
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -134,32 +101,22 @@ impl<'de> de::Deserializer<'de> for &'de Value {
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         name: &'static str,
-        variants: &'static [&'static str],
+        _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        match self {
-            Value::String(s) => match s.as_str() {
-                Some(text) => visitor.visit_enum(BorrowedStrDeserializer::<Error>::new(text)),
-                None => visitor.visit_enum(StringDeserializer::<Error>::new(
-                    s.to_string_lossy().into_owned(),
-                )),
-            },
-            Value::Object(o) if o.properties.len() == 1 => {
-                let (key, value) = &o.properties[0];
-                visitor.visit_enum(Variant { key, value })
-            }
-            Value::Host(h) => h.value.deserialize_enum(name, variants, visitor),
-            other => Err(Error::Message(format!(
-                "expected a string or an object with one property for enum {name}, found {}",
-                other.type_name()
-            ))),
-        }
+        budget::within(|| walk_enum(self, name, visitor))
     }
 
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self {
-            Value::View(v) => visitor.visit_borrowed_bytes(&v.bytes),
-            Value::ArrayBuffer(b) => visitor.visit_borrowed_bytes(&b.bytes),
+            Value::View(v) => budget::within(|| {
+                budget::charge(copy_cost(v.bytes.len()))?;
+                visitor.visit_borrowed_bytes(&v.bytes)
+            }),
+            Value::ArrayBuffer(b) => budget::within(|| {
+                budget::charge(copy_cost(b.bytes.len()))?;
+                visitor.visit_borrowed_bytes(&b.bytes)
+            }),
             _ => self.deserialize_any(visitor),
         }
     }
@@ -168,6 +125,8 @@ impl<'de> de::Deserializer<'de> for &'de Value {
         self.deserialize_bytes(visitor)
     }
 
+    /// Not walked: whatever the value holds, skipping it costs nothing more
+    /// than the node its container already paid for.
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         visitor.visit_unit()
     }
@@ -205,6 +164,92 @@ impl<'de> de::Deserializer<'de> for &'de Value {
     }
 }
 
+/// `deserialize_any`, inside the walk's budget.
+fn walk<'de, V: Visitor<'de>>(value: &'de Value, visitor: V) -> Result<V::Value, Error> {
+    match value {
+        Value::Undefined | Value::Null => visitor.visit_unit(),
+        Value::Bool(b) => visitor.visit_bool(*b),
+        Value::Int32(i) => visitor.visit_i32(*i),
+        Value::Uint32(u) => visitor.visit_u32(*u),
+        Value::Double(x) => visit_number(*x, visitor),
+        Value::BigInt(b) => visit_bigint(b, visitor),
+        Value::String(s) => visit_js_str(s, visitor),
+        Value::Object(o) => visitor.visit_map(Properties {
+            iter: o.properties.iter(),
+            value: None,
+        }),
+        Value::Array(a) => {
+            let items = a.elements.iter().map(|e| e.as_ref().unwrap_or(&UNDEFINED));
+            visitor.visit_seq(Items(items))
+        }
+        Value::SparseArray(a) => {
+            if a.length > MAX_SPARSE_EXPANSION {
+                let limit = budget::limit().min(u64::from(MAX_SPARSE_EXPANSION));
+                return Err(Error::ExpansionLimit { limit });
+            }
+            // Finding the elements looks at every property.
+            budget::charge(a.properties.len() as u64)?;
+            let items = a.elements().map(|e| e.unwrap_or(&UNDEFINED));
+            visitor.visit_seq(Items(items))
+        }
+        Value::Date(d) => match iso_string(d.time) {
+            Some(text) => visitor.visit_string(text),
+            None => visitor.visit_unit(),
+        },
+        Value::RegExp(r) => {
+            budget::charge(copy_cost(r.source.storage_len()))?;
+            visitor.visit_string(format!("/{}/{}", r.source, r.flags_string()))
+        }
+        Value::Map(m) => visitor.visit_map(Entries {
+            iter: m.entries.iter(),
+            value: None,
+        }),
+        Value::Set(s) => visitor.visit_seq(Items(s.values.iter())),
+        Value::ArrayBuffer(b) => visitor.visit_seq(Elements(
+            b.bytes.iter().map(|&x| Element::Uint(u64::from(x))),
+        )),
+        Value::View(v) => visitor.visit_seq(Elements(v.elements())),
+        Value::Boxed(b) => match &b.value {
+            Primitive::Bool(v) => visitor.visit_bool(*v),
+            Primitive::Number(x) => visit_number(*x, visitor),
+            Primitive::String(s) => visit_js_str(s, visitor),
+            Primitive::BigInt(n) => visit_bigint(n, visitor),
+        },
+        Value::Error(e) => visitor.visit_map(ErrorFields::new(e)),
+        Value::Host(h) => walk(&h.value, visitor),
+        Value::Ref(_) => Err(Error::Message("cannot deserialize a cyclic value".into())),
+    }
+}
+
+/// `deserialize_enum`, inside the walk's budget.
+fn walk_enum<'de, V: Visitor<'de>>(
+    value: &'de Value,
+    name: &'static str,
+    visitor: V,
+) -> Result<V::Value, Error> {
+    match value {
+        Value::String(s) => {
+            budget::charge(copy_cost(s.storage_len()))?;
+            match s.as_str() {
+                Some(text) => visitor.visit_enum(BorrowedStrDeserializer::<Error>::new(text)),
+                None => visitor.visit_enum(StringDeserializer::<Error>::new(
+                    s.to_string_lossy().into_owned(),
+                )),
+            }
+        }
+        Value::Object(o) if o.properties.len() == 1 => {
+            let (key, value) = &o.properties[0];
+            budget::charge(1)?;
+            visitor.visit_enum(Variant { key, value })
+        }
+        Value::Host(h) => walk_enum(&h.value, name, visitor),
+        other => Err(Error::Message(format!(
+            "expected a string or an object with one property for enum {name}, found {}",
+            other.type_name()
+        ))),
+    }
+}
+
 /// Values of a sequence (array elements, Set values).
 struct Items<I>(I);
 
@@ -215,12 +260,21 @@ impl<'de, I: Iterator<Item = &'de Value>> de::SeqAccess<'de> for Items<I> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Error> {
-        self.0.next().map(|v| seed.deserialize(v)).transpose()
+        match self.0.next() {
+            Some(v) => {
+                budget::charge(1)?;
+                seed.deserialize(v).map(Some)
+            }
+            None => Ok(None),
+        }
     }
 
+    /// The exact length, unless it is more than the budget allows (so that
+    /// a visitor that reserves room for the hint cannot be made to reserve
+    /// room for a sparse array's holes).
     fn size_hint(&self) -> Option<usize> {
         match self.0.size_hint() {
-            (lo, Some(hi)) if lo == hi => Some(lo),
+            (lo, Some(hi)) if lo == hi && lo as u64 <= budget::left() => Some(lo),
             _ => None,
         }
     }
@@ -236,14 +290,16 @@ impl<'de, I: Iterator<Item = Element>> de::SeqAccess<'de> for Elements<I> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Error> {
-        self.0
-            .next()
-            .map(|e| match e {
-                Element::Int(v) => seed.deserialize(v.into_deserializer()),
-                Element::Uint(v) => seed.deserialize(v.into_deserializer()),
-                Element::Float(v) => seed.deserialize(v.into_deserializer()),
-            })
-            .transpose()
+        let Some(e) = self.0.next() else {
+            return Ok(None);
+        };
+        budget::charge(1)?;
+        match e {
+            Element::Int(v) => seed.deserialize(v.into_deserializer()),
+            Element::Uint(v) => seed.deserialize(v.into_deserializer()),
+            Element::Float(v) => seed.deserialize(v.into_deserializer()),
+        }
+        .map(Some)
     }
 }
 
@@ -263,6 +319,7 @@ impl<'de, I: Iterator<Item = &'de (Key, Value)>> de::MapAccess<'de> for Properti
         match self.iter.next() {
             Some((k, v)) => {
                 self.value = Some(v);
+                budget::charge(1)?;
                 seed.deserialize(KeyName(k)).map(Some)
             }
             None => Ok(None),
@@ -290,6 +347,7 @@ impl<'de, I: Iterator<Item = &'de (Value, Value)>> de::MapAccess<'de> for Entrie
         match self.iter.next() {
             Some((k, v)) => {
                 self.value = Some(v);
+                budget::charge(2)?;
                 seed.deserialize(k).map(Some)
             }
             None => Ok(None),
@@ -394,6 +452,7 @@ impl<'de> de::MapAccess<'de> for ErrorFields<'de> {
         match self.fields.next() {
             Some((name, field)) => {
                 self.value = Some(field);
+                budget::charge(1)?;
                 seed.deserialize(BorrowedStrDeserializer::<Error>::new(name))
                     .map(Some)
             }
@@ -404,7 +463,10 @@ impl<'de> de::MapAccess<'de> for ErrorFields<'de> {
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, Error> {
         match self.value.take() {
             Some(Field::Name(n)) => seed.deserialize(Text(Cow::Borrowed(n))),
-            Some(Field::Text(s)) => seed.deserialize(Text(s.to_string_lossy())),
+            Some(Field::Text(s)) => {
+                budget::charge(copy_cost(s.storage_len()))?;
+                seed.deserialize(Text(s.to_string_lossy()))
+            }
             Some(Field::Value(v)) => seed.deserialize(v),
             None => seed.deserialize(&UNDEFINED),
         }
@@ -492,7 +554,10 @@ impl<'de> de::VariantAccess<'de> for &'de Value {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{decode, from_value, ErrorKind, JsError, Key, Value, ViewKind};
+    use super::super::{
+        decode, from_value, from_value_with_budget, Error, ErrorKind, JsError, Key, SparseArray,
+        Value, ViewKind, DEFAULT_MAX_EXPANSION,
+    };
     use serde::Deserialize;
     use std::collections::{BTreeMap, HashMap};
 
@@ -585,5 +650,130 @@ mod tests {
     fn cycles_are_errors() {
         let v = decode(b"\xff\x0fo\"\x01a^\x00{\x01").unwrap();
         assert!(from_value::<serde_json::Value>(v).is_err());
+    }
+
+    /// `x = [x, x]`, `levels` times: 2^(levels + 1) - 1 nodes as a tree.
+    fn bomb(levels: u32) -> Value {
+        let mut x = Value::array(Vec::<Value>::new());
+        for _ in 0..levels {
+            x = Value::array([x.clone(), x]);
+        }
+        x
+    }
+
+    #[test]
+    fn every_path_to_a_shared_object_counts() {
+        let shared = Value::array([1, 2, 3]);
+        let v = Value::array([shared.clone(), shared]);
+        // 2 elements, then 3 in each of them.
+        assert!(from_value_with_budget::<Vec<Vec<u8>>>(v.clone(), 8).is_ok());
+        assert_eq!(
+            from_value_with_budget::<Vec<Vec<u8>>>(v, 7),
+            Err(Error::ExpansionLimit { limit: 7 })
+        );
+        let started = std::time::Instant::now();
+        assert_eq!(
+            from_value_with_budget::<serde_json::Value>(bomb(40), 100_000),
+            Err(Error::ExpansionLimit { limit: 100_000 })
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // Long strings count their copies.
+        let s = Value::from("x".repeat(3200));
+        let v = Value::array([s.clone(), s]);
+        assert!(from_value_with_budget::<Vec<String>>(v.clone(), 202).is_ok());
+        assert!(from_value_with_budget::<Vec<String>>(v, 201).is_err());
+    }
+
+    #[test]
+    fn ignored_members_are_not_walked() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Reply {
+            id: u64,
+        }
+        let v = Value::object([("id", Value::from(1)), ("result", bomb(60))]);
+        // Two properties: two nodes.
+        assert_eq!(
+            from_value_with_budget::<Reply>(v.clone(), 2),
+            Ok(Reply { id: 1 })
+        );
+        assert_eq!(from_value::<Reply>(v.clone()), Ok(Reply { id: 1 }));
+        // A `Value` field gets the value without expanding it.
+        let r: Request = from_value_with_budget(
+            Value::object([("id", Value::from(1)), ("data", bomb(60))]),
+            3,
+        )
+        .unwrap();
+        assert!(r.data.as_array().is_some());
+    }
+
+    #[test]
+    fn sparse_arrays_count_their_holes() {
+        let sparse = |length| {
+            Value::from(SparseArray {
+                anchor: None,
+                length,
+                properties: vec![(Key::Int32(1), Value::from(5))],
+            })
+        };
+        // One property looked at, then three elements.
+        let v: Vec<Option<u8>> = from_value_with_budget(sparse(3), 4).unwrap();
+        assert_eq!(v, [None, Some(5), None]);
+        assert_eq!(
+            from_value_with_budget::<Vec<Option<u8>>>(sparse(3), 3),
+            Err(Error::ExpansionLimit { limit: 3 })
+        );
+        let started = std::time::Instant::now();
+        assert_eq!(
+            from_value::<serde_json::Value>(sparse(u32::MAX)),
+            Err(Error::ExpansionLimit {
+                limit: DEFAULT_MAX_EXPANSION
+            })
+        );
+        assert_eq!(
+            from_value_with_budget::<Vec<Option<u8>>>(sparse(1 << 24), 1000),
+            Err(Error::ExpansionLimit { limit: 1000 })
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn direct_deserialize_gets_the_default_budget() {
+        use serde::de::{Deserializer, Visitor};
+        /// Records the budget left when it is visited.
+        struct Left(u64);
+        impl<'de> Deserialize<'de> for Left {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Left, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = Left;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("anything")
+                    }
+                    fn visit_i32<E>(self, _: i32) -> Result<Left, E> {
+                        Ok(Left(super::budget::left()))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+        let v = Value::array([1]);
+        let direct: Vec<Left> = Vec::deserialize(&v).unwrap();
+        assert_eq!(direct[0].0, DEFAULT_MAX_EXPANSION - 1);
+        let bounded: Vec<Left> = from_value_with_budget(v, 10).unwrap();
+        assert_eq!(bounded[0].0, 9);
+        // Outside a walk there is no budget.
+        assert_eq!(super::budget::left(), u64::MAX);
+    }
+
+    #[test]
+    fn huge_bigint_errors_do_not_print_it() {
+        let big = Value::from(super::BigInt::from_digits(false, vec![0xff; 1 << 16]));
+        let started = std::time::Instant::now();
+        let e = from_value::<u64>(big).unwrap_err();
+        assert_eq!(
+            e,
+            Error::Message("BigInt of 65536 bytes does not fit 128 bits".into())
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 }

@@ -25,6 +25,7 @@ pub(super) fn decode_payload(payload: &[u8], max_depth: usize) -> Result<Value, 
         r: Reader::new(payload),
         slots: Vec::new(),
         max_depth,
+        promised: 0,
     };
     decoder.header()?;
     let value = decoder.value()?;
@@ -52,6 +53,13 @@ struct Decoder<'a> {
     r: Reader<'a>,
     slots: Vec<Slot>,
     max_depth: usize,
+    /// Elements that the open dense arrays still expect, in all. Each takes
+    /// at least a byte of what is left, and different arrays' elements are
+    /// different bytes, so a new dense array may declare at most what is
+    /// left minus this; that keeps the room reserved for all open arrays
+    /// together within the payload's size (checking each array alone would
+    /// let nested arrays reserve the rest of the payload once per level).
+    promised: usize,
 }
 
 /// A container being read.
@@ -113,8 +121,9 @@ enum Begun {
 
 impl Frame {
     /// Reads what comes before the container's next child (a key, holes,
-    /// Error sub-tags) and says whether a child or the end follows.
-    fn next(&mut self, r: &mut Reader<'_>) -> Result<Need, Error> {
+    /// Error sub-tags) and says whether a child or the end follows. Holes
+    /// read are taken off `promised`.
+    fn next(&mut self, r: &mut Reader<'_>, promised: &mut usize) -> Result<Need, Error> {
         match &mut self.kind {
             FrameKind::Object { key, .. } => property_or_end(r, key, tag::END_OBJECT),
             FrameKind::Sparse { key, .. } => property_or_end(r, key, tag::END_SPARSE_ARRAY),
@@ -130,6 +139,7 @@ impl Frame {
                     }
                     r.tag()?;
                     elements.push(None);
+                    *promised = promised.saturating_sub(1);
                 }
                 property_or_end(r, key, tag::END_DENSE_ARRAY)
             }
@@ -154,8 +164,9 @@ impl Frame {
         }
     }
 
-    /// Takes the child that [`next`](Self::next) asked for.
-    fn accept(&mut self, v: Value) {
+    /// Takes the child that [`next`](Self::next) asked for; an element of a
+    /// dense array is taken off `promised`.
+    fn accept(&mut self, v: Value, promised: &mut usize) {
         match &mut self.kind {
             FrameKind::Object { properties, key }
             | FrameKind::Sparse {
@@ -173,6 +184,7 @@ impl Frame {
             } => {
                 if elements.len() < *length as usize {
                     elements.push(Some(v));
+                    *promised = promised.saturating_sub(1);
                 } else if let Some(k) = key.take() {
                     properties.push((k, v));
                 }
@@ -325,16 +337,16 @@ impl Decoder<'_> {
         };
         let mut parents: Vec<Frame> = Vec::new();
         loop {
-            match top.next(&mut self.r)? {
+            match top.next(&mut self.r, &mut self.promised)? {
                 Need::Value => match self.begin(parents.len() + 1)? {
-                    Begun::Value(v) => top.accept(v),
+                    Begun::Value(v) => top.accept(v, &mut self.promised),
                     Begun::Frame(child) => parents.push(mem::replace(&mut top, child)),
                 },
                 Need::Close => match parents.pop() {
                     Some(parent) => {
                         let done = mem::replace(&mut top, parent);
                         let v = self.close(done)?;
-                        top.accept(v);
+                        top.accept(v, &mut self.promised);
                     }
                     None => return self.close(top),
                 },
@@ -404,13 +416,15 @@ impl Decoder<'_> {
                 tag::BEGIN_DENSE_ARRAY => {
                     let length_at = r.pos();
                     let length = r.varint_u32()?;
-                    // Every element takes at least a byte.
-                    if length as usize > r.remaining() {
+                    // Every element takes at least a byte, and the elements
+                    // that enclosing dense arrays still expect take others.
+                    if length as usize > r.remaining().saturating_sub(self.promised) {
                         return Err(Error::LengthPastEnd {
                             offset: length_at,
                             length: u64::from(length),
                         });
                     }
+                    self.promised += length as usize;
                     let elements = Vec::with_capacity(length as usize);
                     let kind = FrameKind::Dense {
                         length,
@@ -794,5 +808,34 @@ mod tests {
             dec("ff0f 56"),
             Err(Error::UnsupportedTag { tag: b'V', .. })
         ));
+    }
+
+    #[test]
+    fn nested_dense_arrays_share_the_bytes_left() {
+        // Each array alone declares no more than the bytes left, but the
+        // inner one's elements and the outer one's cannot both fit.
+        let n: u32 = 1000;
+        let mut p = vec![0xff, 0x0f, b'A', 0xe8, 0x07, b'A'];
+        p.extend([0xde, 0x07]); // n - 10
+        p.extend(vec![b'_'; n as usize]);
+        assert_eq!(
+            decode_payload(&p, 1000).unwrap_err(),
+            Error::LengthPastEnd {
+                offset: 6,
+                length: u64::from(n - 10)
+            }
+        );
+        // Tightly nested valid arrays still decode: [[[]], [1, [2, 3]], [], 4].
+        let v = dec("ff0f 4104 4101 4100 240000 240001 4102 4902 4102 4904 4906 240002 240002 4100 240000 4908 240004")
+            .unwrap();
+        let second = v.get_index(1).unwrap();
+        assert_eq!(
+            second
+                .get_index(1)
+                .and_then(|a| a.get_index(1))
+                .and_then(Value::as_f64),
+            Some(3.0)
+        );
+        assert_eq!(v.get_index(3).and_then(Value::as_f64), Some(4.0));
     }
 }

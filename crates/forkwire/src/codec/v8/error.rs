@@ -154,6 +154,18 @@ pub enum Error {
         /// Offset of the first extra byte.
         offset: usize,
     },
+    /// Expanding a value into a tree (JSON, or a serde type through
+    /// [`from_slice`](super::from_slice) or [`from_value`](super::from_value))
+    /// would produce more than `limit` nodes. Decoding keeps an object that
+    /// the payload references again (`^`) as one shared object, and a sparse
+    /// array as the elements it has; a tree repeats the object once per path
+    /// and writes every hole, so a payload of a few hundred bytes can stand
+    /// for 2^40 nodes. The walk stops here instead. See
+    /// [`Limits::max_expansion`](super::Limits::max_expansion).
+    ExpansionLimit {
+        /// The budget in force, in nodes.
+        limit: u64,
+    },
     /// A value that cannot be written so that Node reads it back: a
     /// [`Value::Ref`](super::Value::Ref) with no target, a length over
     /// `u32::MAX`, a serde type with no V8 counterpart, and the like.
@@ -253,6 +265,10 @@ impl fmt::Display for Error {
             Error::TrailingBytes { offset } => {
                 write!(f, "unexpected bytes after the value at byte {offset}")
             }
+            Error::ExpansionLimit { limit } => write!(
+                f,
+                "value expands past {limit} nodes (shared references or sparse arrays)"
+            ),
             Error::Unsupported(what) => write!(f, "cannot encode for Node: {what}"),
             Error::Message(msg) => f.write_str(msg),
         }
@@ -289,6 +305,11 @@ mod tests {
             max_depth: 10,
         };
         assert!(e.to_string().contains("deeper than 10"));
+        let e = Error::ExpansionLimit { limit: 70 };
+        assert_eq!(
+            e.to_string(),
+            "value expands past 70 nodes (shared references or sparse arrays)"
+        );
     }
 
     #[test]

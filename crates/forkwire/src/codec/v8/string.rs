@@ -202,6 +202,15 @@ impl JsString {
         }
     }
 
+    /// The bytes the text takes in memory (UTF-8, or two per code unit when
+    /// it holds a lone surrogate); what copying it costs, in O(1).
+    pub(super) fn storage_len(&self) -> usize {
+        match &self.text {
+            Text::Str(s) => s.len(),
+            Text::Units(u) => u.len() * 2,
+        }
+    }
+
     /// Whether the string is empty.
     pub fn is_empty(&self) -> bool {
         match &self.text {
