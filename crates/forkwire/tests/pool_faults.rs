@@ -322,3 +322,24 @@ fn max_tasks_per_worker_recycles_gracefully() {
     assert_eq!(pool.stats().failed, 0);
     pool.close(CloseOptions::default());
 }
+
+#[test]
+fn a_flood_of_bad_lines_is_counted_whole_and_reported_in_summaries() {
+    let (pool, errors, _) = faulty(1, 1 << 20);
+    let lines = "x\n".repeat(100_000);
+    let v: Value = pool.call(&json!({ "garbage": lines })).unwrap();
+    assert_eq!(v["garbage"].as_str().map(str::len), Some(200_000));
+    // 100 000 "x" lines and the empty one after them: every one counted.
+    assert_eq!(pool.stats().protocol_errors, 100_001);
+    let reports = errors.lock().unwrap().clone();
+    assert!(reports.len() < 1000, "{} reports", reports.len());
+    let summed: usize = reports
+        .iter()
+        .map(|r| match r.split_once(" more bad frames") {
+            Some((head, _)) => head.rsplit(' ').next().unwrap().parse::<usize>().unwrap(),
+            None => 1,
+        })
+        .sum();
+    assert_eq!(summed, 100_001, "{:?}", &reports[..reports.len().min(5)]);
+    pool.close(CloseOptions::default());
+}

@@ -840,13 +840,21 @@ impl Shared {
         false
     }
 
-    fn on_protocol_error(&self, slot: usize, gen: u64, message: String, frame: &[u8]) {
+    /// `count` bad frames from worker `slot`, reported as one event.
+    fn on_protocol_error(
+        &self,
+        slot: usize,
+        gen: u64,
+        count: usize,
+        message: String,
+        frame: &[u8],
+    ) {
         {
             let mut st = self.state.lock();
-            st.counters.protocol_errors += 1;
+            st.counters.protocol_errors += count as u64;
             let limit = self.options.max_protocol_errors;
             if let Some(live) = st.slots[slot].live.as_mut().filter(|l| l.gen == gen) {
-                live.protocol_errors += 1;
+                live.protocol_errors += count;
                 if limit.is_some_and(|max| live.protocol_errors > max) {
                     self.recycle(&mut st, slot);
                 }

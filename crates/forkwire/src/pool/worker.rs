@@ -95,7 +95,7 @@ pub(crate) fn attach(
             let read =
                 std::panic::AssertUnwindSafe(|| read_loop(shared, &mut receiver, mode, slot, gen));
             if std::panic::catch_unwind(read).is_err() {
-                shared.on_protocol_error(slot, gen, "the reader failed".into(), &[]);
+                shared.on_protocol_error(slot, gen, 1, "the reader failed".into(), &[]);
             }
             shared.on_disconnect(slot, gen);
         }),
@@ -150,10 +150,44 @@ where
 /// Frames handled under one lock at most.
 const READ_BATCH: usize = 256;
 
+/// Bad frames reported one by one per read from the socket; past it they
+/// are counted, and summed up in one report before the reader next waits.
+/// A worker writing millions of bad lines costs a few events per read.
+const REPORTED_PER_READ: usize = 16;
+
+/// The bad frames of the current read.
+#[derive(Default)]
+struct BadFrames {
+    reported: usize,
+    unreported: usize,
+}
+
+impl BadFrames {
+    fn add(&mut self, shared: &Shared, slot: usize, gen: u64, message: String, frame: &[u8]) {
+        if self.reported < REPORTED_PER_READ {
+            self.reported += 1;
+            shared.on_protocol_error(slot, gen, 1, message, frame);
+        } else {
+            self.unreported += 1;
+        }
+    }
+
+    /// Reports what was only counted; call before reading again.
+    fn flush(&mut self, shared: &Shared, slot: usize, gen: u64) {
+        if self.unreported > 0 {
+            let n = self.unreported;
+            let message = format!("{n} more bad frames in the same read, not reported one by one");
+            shared.on_protocol_error(slot, gen, n, message, &[]);
+        }
+        *self = BadFrames::default();
+    }
+}
+
 /// Reads frames until the channel closes, handing them to the pool in
 /// batches: whatever is already buffered, up to [`READ_BATCH`].
 fn read_loop(shared: &Arc<Shared>, receiver: &mut Receiver, mode: Mode, slot: usize, gen: u64) {
     let mut batch = Vec::new();
+    let mut bad = BadFrames::default();
     loop {
         // Whoever consumes what the pool delivers may ask the readers to
         // wait (a bounded backlog): nothing more is read until it has room.
@@ -168,30 +202,30 @@ fn read_loop(shared: &Arc<Shared>, receiver: &mut Receiver, mode: Mode, slot: us
                 }
                 match next {
                     Some(frame) => frame,
-                    None => match receiver.recv_frame() {
-                        Ok(Some(frame)) => Ok(frame),
-                        Ok(None) => return,
-                        Err(e) => Err(e),
-                    },
+                    None => {
+                        bad.flush(shared, slot, gen);
+                        match receiver.recv_frame() {
+                            Ok(Some(frame)) => Ok(frame),
+                            Ok(None) => return,
+                            Err(e) => Err(e),
+                        }
+                    }
                 }
             }
         };
         match frame {
             Ok(frame) => match envelope::parse(mode, frame) {
                 Ok(incoming) => batch.push(incoming),
-                Err(message) => shared.on_protocol_error(slot, gen, message, frame),
+                Err(message) => bad.add(shared, slot, gen, message, frame),
             },
-            Err(e) if e.is_recoverable() => shared.on_protocol_error(slot, gen, e.to_string(), &[]),
-            Err(ChannelError::Frame(e)) => {
+            Err(e) if e.is_recoverable() => bad.add(shared, slot, gen, e.to_string(), &[]),
+            Err(e) => {
                 if !batch.is_empty() {
                     shared.on_incoming(slot, gen, &mut batch);
                 }
-                shared.on_protocol_error(slot, gen, e.to_string(), &[]);
-                return;
-            }
-            Err(_) => {
-                if !batch.is_empty() {
-                    shared.on_incoming(slot, gen, &mut batch);
+                bad.flush(shared, slot, gen);
+                if let ChannelError::Frame(e) = e {
+                    shared.on_protocol_error(slot, gen, 1, e.to_string(), &[]);
                 }
                 return;
             }
