@@ -129,14 +129,14 @@ export interface WorkerPoolOptions {
    * The largest message accepted from a worker, in bytes (json: one line; advanced: one payload). A larger one
    * is skipped as it arrives, never buffered whole, and reported as a `'protocolError'` event; a request
    * waiting for it times out or fails as usual. The parent's buffers for one worker hold at most about twice
-   * this plus 64 KiB, and grow only with bytes actually received. An integer in [1, 2^32 - 1].
+   * this plus 64 KiB, and grow only with bytes actually received. An integer in [1, 268435456] (256 MiB: a message reaches JS as one string).
    * Default 16 MiB (16777216).
    */
   maxFrameBytes?: number
   /**
    * Bytes of replies, messages and protocol errors waiting for the JS thread. Past it the pool stops reading
    * from workers until JS has taken what waits (a busy event loop slows workers down; nothing is dropped).
-   * Default 64 MiB (67108864).
+   * JS takes them 8 MiB at a time. Default 32 MiB (33554432).
    */
   maxBacklogBytes?: number
 }

@@ -18,6 +18,8 @@ const { within, nextEvent, waitUntil } = require('./fixtures/bounded');
 const handleWorker = example('handle_worker');
 const httpWorker = example('http_worker');
 const seedWorker = example('seed_worker');
+/** fixtures/refusing-worker.js, run with its channel at fd 3 but no IPC. */
+const refusingWorker = { command: 'env', args: ['-u', 'NODE_CHANNEL_FD', process.execPath], script: fixture('refusing-worker.js') };
 
 const LIMIT = 10000;
 
@@ -322,10 +324,10 @@ describe('Node parent → Rust worker with plain child_process', () => {
     });
   });
 
-  test('a worker that takes no handles refuses them as Node expects: NACK, retries, warning, closed', async () => {
+  test('a worker that refuses handles gets them as Node sends them: NACK, retries, warning, closed', async () => {
     const before = fdCount();
-    // seed_worker reads with plain recv(): it answers NODE_HANDLE_NACK.
-    const { child, box } = forkWorker(seedWorker);
+    const child = fork(refusingWorker.script, [], { execPath: refusingWorker.command, execArgv: refusingWorker.args });
+    const box = inbox(child);
     child.send({ id: 0, data: { n: 1 } });
     await box.next((m) => m?.id === 0);
     const workerBefore = fdCount(child.pid);
@@ -424,7 +426,8 @@ describe('Node front end → Rust workers through the pool', () => {
   });
 
   test('a worker that refuses the handle: the request rejects, send() emits error, nothing leaks', async () => {
-    const pool = start({ command: seedWorker, size: 1 });
+    const { command, args, script } = refusingWorker;
+    const pool = start({ command, args: [...args, script], size: 1 });
     await pool.ready();
     await waitUntil(() => workerPids(pool).length === 1);
     const [pid] = workerPids(pool);

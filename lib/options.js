@@ -32,8 +32,13 @@ function nonNegative(value, name, fallback) {
 
 /** The default `maxFrameBytes`: 16 MiB. */
 const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
-/** The default `maxBacklogBytes`: 64 MiB. */
-const DEFAULT_MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
+/** The default `maxBacklogBytes`: 32 MiB. */
+const DEFAULT_MAX_BACKLOG_BYTES = 32 * 1024 * 1024;
+/**
+ * The largest `maxFrameBytes`: 256 MiB. A message reaches JS as one string,
+ * and V8's strings end a little past 512 M characters.
+ */
+const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 /** Most workers a pool may have. */
 const MAX_SIZE = 4096;
 /** Most resends of one request, and most protocol errors counted. */
@@ -97,7 +102,7 @@ function normalize(options) {
       maxMemoryMb: nonNegative(options.maxMemoryMb, 'maxMemoryMb', 0),
       maxProtocolErrors: nonNegativeInt(options, 'maxProtocolErrors', 0, MAX_COUNT),
       protocolVersion,
-      maxFrameBytes: positiveInt(options, 'maxFrameBytes', DEFAULT_MAX_FRAME_BYTES, 0xffffffff),
+      maxFrameBytes: positiveInt(options, 'maxFrameBytes', DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES),
       maxBacklogBytes: positiveInt(options, 'maxBacklogBytes', DEFAULT_MAX_BACKLOG_BYTES),
     },
     protocolVersion: options.protocolVersion,

@@ -1,8 +1,9 @@
 //! Where pool threads leave settled requests and events for the JS thread.
 //!
 //! Items pile up under a mutex; the first item after a drain wakes JS with
-//! one threadsafe-function call, and JS takes the whole batch with
-//! `drain()`. The batch crosses as one JSON array text of
+//! one threadsafe-function call, and JS takes a batch with `drain()`: all
+//! that waits, or the oldest [`CHUNK`] of it (JS is woken again for the
+//! rest), so no batch comes near V8's longest string. The batch crosses as one JSON array text of
 //! `[kind, id, payload, worker, ...]` quadruples (worker -1 where none), which JS parses in one
 //! `JSON.parse`; reply payloads are already JSON text and are pasted in
 //! as they came from the worker. Advanced-mode frames travel beside it as
@@ -14,6 +15,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use parking_lot::{Condvar, Mutex};
 use serde_json::json;
+use std::collections::VecDeque;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -59,8 +61,19 @@ impl Batch {
     }
 }
 
+/// A batch is closed to new items once it holds this many bytes; JS takes
+/// one batch per `drain()`.
+const CHUNK: usize = 8 << 20;
+
+/// What waits for JS: batches, oldest first, and their bytes in all.
+#[derive(Default)]
+struct Waiting {
+    batches: VecDeque<Batch>,
+    bytes: usize,
+}
+
 pub struct Inbox {
-    batch: Mutex<Batch>,
+    batch: Mutex<Waiting>,
     /// Signalled when JS takes the batch (or nobody will any more).
     room: Condvar,
     /// Bytes past which readers wait.
@@ -78,7 +91,7 @@ const ROOM_POLL: Duration = Duration::from_millis(100);
 impl Inbox {
     pub fn new(wake: Wake, limit: usize) -> Inbox {
         Inbox {
-            batch: Mutex::new(Batch::default()),
+            batch: Mutex::new(Waiting::default()),
             room: Condvar::new(),
             limit,
             abandoned: AtomicBool::new(false),
@@ -90,7 +103,7 @@ impl Inbox {
     /// Blocks a reader thread while more than `limit` bytes wait for JS.
     pub fn wait_for_room(&self) {
         let mut b = self.batch.lock();
-        while b.bytes() > self.limit && !self.abandoned.load(Ordering::Acquire) {
+        while b.bytes > self.limit && !self.abandoned.load(Ordering::Acquire) {
             self.room.wait_for(&mut b, ROOM_POLL);
         }
     }
@@ -110,12 +123,20 @@ impl Inbox {
         worker: i64,
     ) {
         {
-            let mut b = self.batch.lock();
+            let mut waiting = self.batch.lock();
+            if waiting.batches.back().is_none_or(|b| b.bytes() >= CHUNK) {
+                waiting.batches.push_back(Batch::default());
+            }
+            let Waiting { batches, bytes } = &mut *waiting;
+            let Some(b) = batches.back_mut() else {
+                return;
+            };
+            let before = b.bytes();
             let Batch {
                 json,
                 frames,
                 frame_bytes,
-            } = &mut *b;
+            } = b;
             json.push(if json.is_empty() { '[' } else { ',' });
             // Numbers go straight into the text: no String per item.
             let flags = match &payload {
@@ -137,26 +158,33 @@ impl Inbox {
                 (Some(Payload::Json(None)), _) | (None, None) => json.push_str("null"),
             }
             let _ = write!(json, ",{worker}");
+            *bytes += b.bytes() - before;
         }
         if !self.scheduled.swap(true, Ordering::AcqRel) {
             self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
         }
     }
 
-    /// Takes everything queued: the JSON text (without the closing bracket
-    /// added) and the frames.
+    /// Takes the oldest batch: the JSON text (with its closing bracket
+    /// added) and the frames. If more wait, JS is woken again for them.
     pub fn take(&self) -> (String, Vec<Vec<u8>>) {
         self.scheduled.store(false, Ordering::Release);
-        let mut b = self.batch.lock();
-        let mut json = std::mem::take(&mut b.json);
+        let mut waiting = self.batch.lock();
+        let batch = waiting.batches.pop_front().unwrap_or_default();
+        waiting.bytes -= batch.bytes();
+        let more = !waiting.batches.is_empty();
+        drop(waiting);
+        self.room.notify_all();
+        if more && !self.scheduled.swap(true, Ordering::AcqRel) {
+            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+        let Batch {
+            mut json, frames, ..
+        } = batch;
         if json.is_empty() {
             json.push('[');
         }
         json.push(']');
-        let frames = std::mem::take(&mut b.frames);
-        b.frame_bytes = 0;
-        drop(b);
-        self.room.notify_all();
         (json, frames)
     }
 

@@ -18,14 +18,36 @@
 //!   `{type: 'ping'}` are answered; other typed notifications are accepted.
 //! - Non-objects and objects without `id` or `type` get the validation
 //!   errors of the seed's worker.
+//!
+//! With `serialization: 'advanced'` messages are read as forkwire's
+//! lossless V8 value, so what is echoed comes back as it went: `undefined`,
+//! `Date`, `Buffer`, `Map`, `Set`, BigInt, shared and circular references.
+//! A request that cannot be answered (a frame that does not decode, a
+//! result that cannot be sent, such as one that refers back to the
+//! request itself) gets `{id, error: {message, code}}` whenever its id can
+//! be read (`ERR_BAD_REQUEST`, `ERR_BAD_RESULT`); a frame with no readable
+//! id is reported on stderr and skipped.
+//!
+//! The full path runs on either kind of value (see [`Msg`]); json requests
+//! of the common shapes take a faster path that builds no value at all.
 
-use forkwire::{Channel, Mode, Sender};
+use forkwire::codec::v8;
+use forkwire::{Channel, ChannelError, Mode, Sender};
+use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The code of the answer to a request that does not decode.
+const BAD_REQUEST: &str = "ERR_BAD_REQUEST";
+/// The code of the answer to a request whose result cannot be sent.
+const BAD_RESULT: &str = "ERR_BAD_RESULT";
 
 struct Worker {
     out: Sender,
@@ -66,20 +88,25 @@ fn main() {
                 }
             }
         };
-        let handled = frame.and_then(|frame| {
-            if worker.hung.load(Ordering::Relaxed)
-                || (mode == Mode::Json && worker.handle_simple(frame))
-            {
-                return Ok(());
+        let handled = frame.map(|frame| {
+            if worker.hung.load(Ordering::Relaxed) {
+                return;
             }
-            let msg = forkwire::codec::decode_frame::<Value>(mode, frame)
-                .map_err(forkwire::ChannelError::Decode)?;
-            worker.handle(msg);
-            Ok(())
+            match mode {
+                Mode::Json if worker.handle_simple(frame) => {}
+                Mode::Json => match forkwire::codec::json::decode::<Value>(frame) {
+                    Ok(msg) => worker.handle(msg),
+                    Err(e) => worker.undecodable(mode, frame, &e),
+                },
+                Mode::Advanced => match v8::decode(frame) {
+                    Ok(msg) => worker.handle(msg),
+                    Err(e) => worker.undecodable(mode, frame, &e),
+                },
+            }
         });
         match handled {
             Ok(()) => {}
-            Err(e) if e.is_recoverable() || matches!(e, forkwire::ChannelError::Frame(_)) => {
+            Err(e) if e.is_recoverable() || matches!(e, ChannelError::Frame(_)) => {
                 worker.errors.fetch_add(1, Ordering::Relaxed);
                 eprintln!("seed_worker: {e}");
             }
@@ -253,28 +280,31 @@ impl Worker {
     }
 
     /// A batch on the full path: as [`Worker::handle_batch`], with values.
-    fn batch(&self, id: Value, data: Value) {
-        let Value::Array(items) = data else {
-            self.errors.fetch_add(1, Ordering::Relaxed);
-            let error = "a forkwire:batch request needs an array of items as data";
-            self.reply(json!({ "id": id, "error": error }));
-            return;
+    fn batch<M: Msg>(&self, id: M, data: M) {
+        let items = match data.into_items() {
+            Ok(items) => items,
+            Err(_) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                let error = "a forkwire:batch request needs an array of items as data";
+                self.reply_msg(M::reply(id, "error", M::from_json(json!(error))));
+                return;
+            }
         };
         let mut results = Vec::with_capacity(items.len());
         for item in items {
-            if let Some(error) = item.get("fail") {
+            if let Some(error) = item.member("fail") {
                 self.errors.fetch_add(1, Ordering::Relaxed);
-                self.reply(json!({ "id": id, "error": error }));
+                self.reply_msg(M::reply(id, "error", error.clone()));
                 return;
             }
-            results.push(match item.get("n").and_then(Value::as_f64) {
-                Some(n) => json!(n * 2.0),
+            results.push(match item.member("n").and_then(Msg::as_number) {
+                Some(n) => M::number(n * 2.0),
                 None => item,
             });
         }
         self.tasks
             .fetch_add(results.len() as u64, Ordering::Relaxed);
-        self.reply(json!({ "id": id, "result": BatchResult { results } }));
+        self.answer(id, M::results(results), false);
     }
 
     /// Replies from the reading thread wait for the next flush.
@@ -284,20 +314,17 @@ impl Worker {
         }
     }
 
-    fn handle(self: &Arc<Self>, msg: Value) {
-        let Value::Object(obj) = msg else {
-            self.reply(json!({ "error": "Invalid message format", "received": js_typeof(&msg) }));
+    /// The full path, for a message of either mode.
+    fn handle<M: Msg>(self: &Arc<Self>, msg: M) {
+        if !msg.is_object() {
+            self.reply(json!({ "error": "Invalid message format", "received": msg.js_typeof() }));
             return;
-        };
-        let kind = obj.get("type").and_then(Value::as_str);
-        match (obj.get("id"), kind) {
+        }
+        let kind = msg.member("type").and_then(Msg::as_text);
+        match (msg.member("id"), kind) {
             (_, Some("cancel")) => {}
-            (Some(id), Some("forkwire:batch")) => {
-                self.batch(id.clone(), obj.get("data").cloned().unwrap_or(Value::Null))
-            }
-            (Some(id), _) => {
-                self.request(id.clone(), obj.get("data").cloned().unwrap_or(Value::Null))
-            }
+            (Some(id), Some("forkwire:batch")) => self.batch(id.clone(), data_of(&msg)),
+            (Some(id), _) => self.request(id.clone(), data_of(&msg)),
             (None, Some("heartbeat-request")) => {
                 self.reply(json!({ "type": "heartbeat", "timestamp": now_ms() }));
             }
@@ -306,47 +333,92 @@ impl Worker {
                 self.reply(json!({ "type": "pong", "pid": std::process::id() }))
             }
             (None, Some(_)) => {}
-            (None, None) if obj.contains_key("type") => {}
+            (None, None) if msg.member("type").is_some() => {}
             (None, None) => self.reply(json!({ "error": "Missing message type" })),
         }
     }
 
-    fn request(self: &Arc<Self>, id: Value, data: Value) {
+    fn request<M: Msg>(self: &Arc<Self>, id: M, data: M) {
         self.tasks.fetch_add(1, Ordering::Relaxed);
-        let field = |k: &str| data.as_object().and_then(|o: &Map<String, Value>| o.get(k));
+        let field = |k: &str| data.member(k);
         if let Some(code) = field("exit") {
             // Replies to earlier requests are still owed.
             let _ = self.out.flush();
-            std::process::exit(code.as_i64().unwrap_or(1) as i32);
+            std::process::exit(code.as_integer().unwrap_or(1) as i32);
         }
-        if field("hang").and_then(Value::as_bool) == Some(true) {
+        if field("hang").and_then(Msg::as_flag) == Some(true) {
             self.hung.store(true, Ordering::Relaxed);
             let _ = self.out.flush();
             return;
         }
         if let Some(message) = field("fail") {
             self.errors.fetch_add(1, Ordering::Relaxed);
-            let message = message
-                .as_str()
-                .map_or_else(|| message.to_string(), str::to_owned);
-            self.reply(json!({ "id": id, "error": message }));
+            self.reply_msg(M::reply(id, "error", message.failure()));
             return;
         }
-        let result = match field("n").and_then(Value::as_f64) {
-            Some(n) => json!(n * 2.0),
+        let result = match field("n").and_then(Msg::as_number) {
+            Some(n) => M::number(n * 2.0),
             None => data.clone(),
         };
-        match field("sleep").and_then(Value::as_f64) {
+        match field("sleep").and_then(Msg::as_number) {
             Some(ms) if ms > 0.0 => {
                 let me = Arc::clone(self);
                 std::thread::spawn(move || {
                     std::thread::sleep(Duration::from_secs_f64(ms / 1000.0));
                     if !me.hung.load(Ordering::Relaxed) {
-                        me.reply_now(json!({ "id": id, "result": result }));
+                        me.answer(id, result, true);
                     }
                 });
             }
-            _ => self.reply(json!({ "id": id, "result": result })),
+            _ => self.answer(id, result, false),
+        }
+    }
+
+    /// Sends `{id, result}`, from another thread at once (`now`); a result
+    /// that cannot be sent is answered `{id, error}` instead.
+    fn answer<M: Msg>(&self, id: M, result: M, now: bool) {
+        let send = |msg: &M| {
+            if now {
+                self.out.send(msg)
+            } else {
+                self.out.send_deferred(msg)
+            }
+        };
+        let e = match send(&M::reply(id.clone(), "result", result)) {
+            Ok(()) => return,
+            Err(ChannelError::Encode(e)) => e,
+            Err(e) => {
+                eprintln!("seed_worker: cannot reply: {e}");
+                return;
+            }
+        };
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let error = M::from_json(json!({
+            "message": format!("the result cannot be sent: {e}"),
+            "code": BAD_RESULT,
+        }));
+        if let Err(e) = send(&M::reply(id, "error", error)) {
+            eprintln!("seed_worker: cannot reply: {e}");
+        }
+    }
+
+    /// A frame that does not decode: `{id, error}` if its id can be read,
+    /// else a line on stderr.
+    fn undecodable(&self, mode: Mode, frame: &[u8], cause: &dyn fmt::Display) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let error = json!({
+            "message": format!("the request cannot be decoded: {cause}"),
+            "code": BAD_REQUEST,
+        });
+        match mode {
+            Mode::Json => match json_id(frame) {
+                Some(id) => self.send(&json!({ "id": id, "error": error })),
+                None => eprintln!("seed_worker: skipped a message with no readable id: {cause}"),
+            },
+            Mode::Advanced => match leading_v8_id(frame) {
+                Some(id) => self.send(&v8::Value::object([("id", id), ("error", error.into())])),
+                None => eprintln!("seed_worker: skipped a message with no readable id: {cause}"),
+            },
         }
     }
 
@@ -368,21 +440,209 @@ impl Worker {
         self.send(&msg);
     }
 
-    /// Replies from other threads are written at once.
-    fn reply_now(&self, msg: Value) {
-        if let Err(e) = self.out.send(&msg) {
-            eprintln!("seed_worker: cannot reply: {e}");
+    /// A reply built as a message of the channel's mode.
+    fn reply_msg<M: Msg>(&self, msg: M) {
+        self.send(&msg);
+    }
+}
+
+/// A request's `data`; `null` when it has none (or it is `undefined`), as
+/// the Node seed worker has it.
+fn data_of<M: Msg>(msg: &M) -> M {
+    msg.member("data")
+        .filter(|d| !d.is_undefined())
+        .cloned()
+        .unwrap_or_else(M::null)
+}
+
+/// What the full path needs of a message: `serde_json::Value` in json
+/// mode, forkwire's lossless V8 [`v8::Value`] in advanced mode, so that
+/// what is echoed there keeps everything it had.
+trait Msg: Clone + Serialize + Send + 'static {
+    /// Whether it is a plain object (a request or a notification).
+    fn is_object(&self) -> bool;
+    /// JavaScript's `typeof` of it.
+    fn js_typeof(&self) -> &'static str;
+    /// A property of a plain object.
+    fn member(&self, name: &str) -> Option<&Self>;
+    fn is_undefined(&self) -> bool;
+    fn as_text(&self) -> Option<&str>;
+    fn as_number(&self) -> Option<f64>;
+    /// An integral number.
+    fn as_integer(&self) -> Option<i64>;
+    fn as_flag(&self) -> Option<bool>;
+    /// The elements of an array; the value back if it is none.
+    fn into_items(self) -> Result<Vec<Self>, Self>;
+    fn number(x: f64) -> Self;
+    fn null() -> Self;
+    fn from_json(json: Value) -> Self;
+    /// `{id, <name>: value}`.
+    fn reply(id: Self, name: &str, value: Self) -> Self;
+    /// `{results: [...]}`, a batch's result.
+    fn results(items: Vec<Self>) -> Self;
+    /// The `error` answering `data.fail`: a string as it is, anything else
+    /// as its JSON text.
+    fn failure(&self) -> Self;
+}
+
+impl Msg for Value {
+    fn is_object(&self) -> bool {
+        self.is_object()
+    }
+
+    fn js_typeof(&self) -> &'static str {
+        match self {
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Bool(_) => "boolean",
+            Value::Null | Value::Array(_) | Value::Object(_) => "object",
+        }
+    }
+
+    fn member(&self, name: &str) -> Option<&Self> {
+        self.as_object()
+            .and_then(|o: &Map<String, Value>| o.get(name))
+    }
+
+    fn is_undefined(&self) -> bool {
+        false
+    }
+
+    fn as_text(&self) -> Option<&str> {
+        self.as_str()
+    }
+
+    fn as_number(&self) -> Option<f64> {
+        self.as_f64()
+    }
+
+    fn as_integer(&self) -> Option<i64> {
+        self.as_i64()
+    }
+
+    fn as_flag(&self) -> Option<bool> {
+        self.as_bool()
+    }
+
+    fn into_items(self) -> Result<Vec<Self>, Self> {
+        match self {
+            Value::Array(items) => Ok(items),
+            other => Err(other),
+        }
+    }
+
+    fn number(x: f64) -> Self {
+        json!(x)
+    }
+
+    fn null() -> Self {
+        Value::Null
+    }
+
+    fn from_json(json: Value) -> Self {
+        json
+    }
+
+    fn reply(id: Self, name: &str, value: Self) -> Self {
+        let mut reply = Map::new();
+        reply.insert("id".into(), id);
+        reply.insert(name.into(), value);
+        Value::Object(reply)
+    }
+
+    fn results(items: Vec<Self>) -> Self {
+        json!({ "results": items })
+    }
+
+    fn failure(&self) -> Self {
+        match self {
+            Value::String(_) => self.clone(),
+            other => Value::String(other.to_string()),
         }
     }
 }
 
-/// The JavaScript `typeof` of a decoded JSON value.
-fn js_typeof(v: &Value) -> &'static str {
-    match v {
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Bool(_) => "boolean",
-        Value::Null | Value::Array(_) | Value::Object(_) => "object",
+impl Msg for v8::Value {
+    fn is_object(&self) -> bool {
+        matches!(self, v8::Value::Object(_))
+    }
+
+    fn js_typeof(&self) -> &'static str {
+        match self {
+            v8::Value::Undefined => "undefined",
+            v8::Value::Bool(_) => "boolean",
+            v8::Value::Int32(_) | v8::Value::Uint32(_) | v8::Value::Double(_) => "number",
+            v8::Value::BigInt(_) => "bigint",
+            v8::Value::String(_) => "string",
+            _ => "object",
+        }
+    }
+
+    fn member(&self, name: &str) -> Option<&Self> {
+        match self {
+            v8::Value::Object(o) => o.get(name),
+            _ => None,
+        }
+    }
+
+    fn is_undefined(&self) -> bool {
+        self.is_undefined()
+    }
+
+    fn as_text(&self) -> Option<&str> {
+        self.as_str()
+    }
+
+    fn as_number(&self) -> Option<f64> {
+        self.as_f64()
+    }
+
+    fn as_integer(&self) -> Option<i64> {
+        self.as_f64()
+            .filter(|x| x.fract() == 0.0 && x.abs() < 2f64.powi(53))
+            .map(|x| x as i64)
+    }
+
+    fn as_flag(&self) -> Option<bool> {
+        self.as_bool()
+    }
+
+    fn into_items(self) -> Result<Vec<Self>, Self> {
+        match &self {
+            v8::Value::Array(a) => Ok(a
+                .elements
+                .iter()
+                .map(|e| e.clone().unwrap_or_default())
+                .collect()),
+            _ => Err(self),
+        }
+    }
+
+    fn number(x: f64) -> Self {
+        v8::Value::number(x)
+    }
+
+    fn null() -> Self {
+        v8::Value::Null
+    }
+
+    fn from_json(json: Value) -> Self {
+        json.into()
+    }
+
+    fn reply(id: Self, name: &str, value: Self) -> Self {
+        v8::Value::object([("id", id), (name, value)])
+    }
+
+    fn results(items: Vec<Self>) -> Self {
+        v8::Value::object([("results", v8::Value::array(items))])
+    }
+
+    fn failure(&self) -> Self {
+        match self {
+            v8::Value::String(_) => self.clone(),
+            other => v8::Value::from(other.to_json().to_string()),
+        }
     }
 }
 
@@ -401,4 +661,119 @@ fn rss_bytes() -> u64 {
     // SAFETY: sysconf has no memory effects.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     pages * page.max(0) as u64
+}
+
+/// The `id` of a json frame that does not decode, read before the text
+/// goes wrong; none for a cancel message, which gets no answer.
+fn json_id(frame: &[u8]) -> Option<Value> {
+    struct Members<'a>(&'a RefCell<(Option<Value>, bool)>);
+
+    impl<'de> Visitor<'de> for Members<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+                match &*name {
+                    "id" => self.0.borrow_mut().0 = Some(map.next_value()?),
+                    "type" => self.0.borrow_mut().1 = map.next_value::<Value>()? == "cancel",
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+
+    let seen = RefCell::new((None, false));
+    // The error is why the frame did not decode; only what came before it
+    // is wanted.
+    let _ = serde_json::Deserializer::from_slice(frame).deserialize_map(Members(&seen));
+    let (id, cancel) = seen.into_inner();
+    id.filter(|_| !cancel)
+}
+
+/// The `id` of an advanced-mode payload that does not decode (one nested
+/// deeper than the decoder goes, say), when it is the first property of
+/// the top-level object, as in every request the pool or
+/// `child.send({id, ...})` writes, and a number or a one-byte string.
+fn leading_v8_id(frame: &[u8]) -> Option<v8::Value> {
+    let mut r = Cursor(frame);
+    if r.byte()? != 0xFF {
+        return None;
+    }
+    r.varint()?; // the format version
+    if r.tag()? != b'o' {
+        return None;
+    }
+    let key_ok = match r.tag()? {
+        b'"' => r.varint()? == 2 && r.take(2)? == b"id",
+        b'c' => r.varint()? == 4 && r.take(4)? == b"i\0d\0",
+        _ => false,
+    };
+    if !key_ok {
+        return None;
+    }
+    Some(match r.tag()? {
+        b'I' => {
+            let n = r.varint()?;
+            let signed = (n >> 1) as i64 ^ -((n & 1) as i64);
+            v8::Value::Int32(i32::try_from(signed).ok()?)
+        }
+        b'U' => v8::Value::Uint32(u32::try_from(r.varint()?).ok()?),
+        b'N' => v8::Value::Double(f64::from_le_bytes(r.take(8)?.try_into().ok()?)),
+        b'"' => {
+            let len = usize::try_from(r.varint()?).ok()?;
+            let text: String = r.take(len)?.iter().map(|&b| char::from(b)).collect();
+            v8::Value::from(text)
+        }
+        _ => return None,
+    })
+}
+
+/// A cursor over a V8 payload.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(b)
+    }
+
+    /// The next tag, past V8's zero padding.
+    fn tag(&mut self) -> Option<u8> {
+        loop {
+            match self.byte()? {
+                0 => continue,
+                b => return Some(b),
+            }
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+
+    /// A base-128 varint of up to 64 bits.
+    fn varint(&mut self) -> Option<u64> {
+        let mut n = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            n |= u64::from(b & 0x7F) << shift;
+            if b & 0x80 == 0 {
+                return Some(n);
+            }
+        }
+        None
+    }
 }

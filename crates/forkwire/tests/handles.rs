@@ -1,15 +1,17 @@
 //! Handles across the channel with a Rust parent: sockets and servers
 //! passed to real `node` children (which must get working `net.Server`,
-//! `net.Socket` and `dgram.Socket` objects), passed back from them, refused
-//! by a Rust child, and spread over Rust workers by the pool. Every test
-//! checks that no descriptor is left behind in this process.
+//! `net.Socket` and `dgram.Socket` objects), passed back from them, taken
+//! and closed unused by a Rust child that takes no handles (as a Node
+//! child does), refused by a peer that answers `NODE_HANDLE_NACK`, and
+//! spread over Rust workers by the pool. Every test checks that no
+//! descriptor is left behind in this process.
 
 mod support;
 
 use forkwire::channel::{Handle, HandleKind};
 use forkwire::pool::{Body, ErrorCode, Outcome, Pool, PoolEvent, Request};
 use forkwire::process::Command;
-use forkwire::{ChannelError, ChildProcess};
+use forkwire::ChildProcess;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -238,28 +240,38 @@ fn a_node_child_passes_a_server_to_its_rust_parent() {
 }
 
 #[test]
-fn a_rust_child_that_takes_no_handles_refuses_them() {
+fn a_rust_child_that_takes_no_handles_takes_the_message_and_closes_the_handle() {
     let _serial = serial();
     let before = open_fds();
-    // seed_worker reads with plain recv(): handles are refused there.
+    // seed_worker reads with plain recv_frame(): as a Node child whose
+    // code ignores the handle, it answers NODE_HANDLE_ACK, closes the
+    // handle and handles the message.
     let mut child = Command::new(example("seed_worker")).spawn().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut receipt = child
+    let port = listener.local_addr().unwrap().port();
+    let receipt = child
         .channel()
-        .send_with_handle(&json!({ "id": 0 }), &listener, HandleKind::NetServer)
+        .send_with_handle(
+            &json!({ "id": 0, "data": { "n": 3 } }),
+            &listener,
+            HandleKind::NetServer,
+        )
         .unwrap();
-    // Held back until the handle is answered, then sent: the channel
-    // goes on after the refusal.
+    // Held back until the handle is answered, then sent, in order.
     child
         .channel()
         .send(&json!({ "id": 1, "data": { "n": 2 } }))
         .unwrap();
+    assert_eq!(recv(&mut child), json!({ "id": 0, "result": 6 }));
     assert_eq!(recv(&mut child), json!({ "id": 1, "result": 4 }));
-    assert!(matches!(
-        receipt.try_wait(),
-        Some(Err(ChannelError::HandleRefused(HandleKind::NetServer)))
-    ));
+    receipt.wait().unwrap();
+    // The child's copy is closed: once ours goes, nothing listens.
     drop(listener);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(Instant::now() < deadline, "the child kept the listener");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     finish(child);
     settle_fds(before);
 }
@@ -324,7 +336,7 @@ fn the_pool_spreads_connections_over_rust_workers() {
     }
     for rx in pending {
         match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
-            Outcome::Result(_) => {}
+            Outcome::Result { .. } => {}
             other => panic!("the worker did not take the connection: {other:?}"),
         }
     }
@@ -348,14 +360,47 @@ fn the_pool_spreads_connections_over_rust_workers() {
     settle_fds(before);
 }
 
+/// A worker that refuses every handle: `node` reading the channel's
+/// socket as a plain stream (no IPC, so passed descriptors are dropped by
+/// the kernel) and answering each `NODE_HANDLE` with `NODE_HANDLE_NACK`,
+/// as a Node child does when no descriptor arrived; requests `{id, data:
+/// {n}}` are answered `{id, result: n * 2}`.
+const REFUSING_WORKER: &str = r#"
+const s = new (require('net').Socket)({ fd: 3, readable: true, writable: true });
+let buf = '';
+s.setEncoding('utf8');
+s.on('data', (d) => {
+  buf += d;
+  for (let i; (i = buf.indexOf('\n')) >= 0; ) {
+    const m = JSON.parse(buf.slice(0, i));
+    buf = buf.slice(i + 1);
+    if (m.cmd === 'NODE_HANDLE') s.write('{"cmd":"NODE_HANDLE_NACK"}\n');
+    else if (m.id !== undefined) s.write(JSON.stringify({ id: m.id, result: (m.data && m.data.n) * 2 }) + '\n');
+  }
+});
+s.on('end', () => process.exit(0));
+s.on('error', () => process.exit(0));
+"#;
+
 #[test]
 fn the_pool_reports_refused_handles() {
     let _serial = serial();
     let before = open_fds();
+    // Without NODE_CHANNEL_FD, node leaves fd 3 to the script.
+    let mut cmd = Command::new("env");
+    cmd.args([
+        "-u",
+        forkwire::channel::ENV_FD,
+        "node",
+        "-e",
+        REFUSING_WORKER,
+    ]);
+    let mut options = forkwire::pool::PoolOptions::new(cmd);
+    options.size = 1;
     let errors = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&errors);
     let pool = Pool::with_events(
-        support::options("seed_worker", 1),
+        options,
         Arc::new(move |event| {
             if let PoolEvent::Error(e) = event {
                 seen.lock().unwrap().push(e);

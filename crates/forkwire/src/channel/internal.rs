@@ -65,14 +65,23 @@ pub(crate) fn classify(mode: Mode, frame: &[u8]) -> Option<Internal> {
             serde_json::from_slice::<JsonMembers>(frame).ok()?.0
         }
         Mode::Json => return None,
+        // Probed, not decoded: the frame is checked whole, but only these
+        // members are built.
         Mode::Advanced => {
-            let value = codec::v8::decode(frame).ok()?;
-            let text = |v: Option<&codec::v8::Value>| v.and_then(|v| v.as_str()).map(str::to_owned);
+            use codec::v8::{probe_with, Field, Limits, Member};
+            const FIELDS: &[Field<'static>] = &[
+                Field::new("cmd"),
+                Field::new("type"),
+                Field::new("key"),
+                Field::nested("msg", &["cmd"]),
+            ];
+            let p = probe_with(frame, FIELDS, &Limits::default()).ok()?;
+            let text = |m: &Member| m.as_str().map(str::to_owned);
             Members {
-                cmd: text(value.get("cmd")),
-                kind: text(value.get("type")),
-                key: text(value.get("key")),
-                msg_cmd: text(value.get("msg").and_then(|m| m.get("cmd"))),
+                cmd: text(p.get("cmd")),
+                kind: text(p.get("type")),
+                key: text(p.get("key")),
+                msg_cmd: text(p.get("msg").get("cmd")),
             }
         }
     };

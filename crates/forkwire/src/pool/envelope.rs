@@ -67,18 +67,28 @@ pub(crate) fn parse(mode: Mode, frame: &[u8]) -> Result<Incoming, String> {
     }
 }
 
-/// advanced mode: the frame is decoded to find the envelope's members;
-/// the caller gets the whole payload and picks the member after its own
-/// decode (V8 back-references make cutting a member out unsafe).
+/// advanced mode: the frame is probed for the envelope's members (walked
+/// and checked whole, as `v8::decode` would, without building the values
+/// it holds); the caller gets the whole payload and picks the member after
+/// its own decode (V8 back-references make cutting a member out unsafe).
 fn parse_advanced(frame: &[u8]) -> Result<Incoming, String> {
-    let value = v8::decode(frame).map_err(|e| e.to_string())?;
+    let probe = v8::probe(
+        frame,
+        &["id", "type", "error", "result", "progress", "version"],
+    )
+    .map_err(|e| e.to_string())?;
     let whole = || Payload::Frame(frame.to_vec());
-    let get = |name: &str| value.get(name).filter(|v| !v.is_undefined());
+    // `undefined` members count as missing, as in JavaScript.
+    let get = |name: &str| {
+        Some(probe.get(name))
+            .filter(|m| m.is_present() && !m.value().is_some_and(v8::Value::is_undefined))
+    };
     let id = get("id")
-        .and_then(|v| v.as_f64())
+        .and_then(v8::Member::value)
+        .and_then(v8::Value::as_f64)
         .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f <= 9007199254740991.0);
     let Some(id) = id else {
-        if get("type").and_then(|t| t.as_str()) == Some("heartbeat") {
+        if get("type").and_then(v8::Member::as_str) == Some("heartbeat") {
             return Ok(Incoming::Heartbeat(whole()));
         }
         return Ok(Incoming::Event(whole()));
@@ -99,18 +109,21 @@ fn parse_advanced(frame: &[u8]) -> Result<Incoming, String> {
 }
 
 /// The JSON text a `version` member is compared by. Versions are strings
-/// or numbers; an object never matches one, and is not converted (a value
-/// of shared references could expand without bound).
-fn version_text(v: &v8::Value) -> String {
-    if v.is_object() {
-        "<object>".to_owned()
-    } else {
-        v.to_json().to_string()
+/// or numbers; an object never matches one, and is neither built nor
+/// converted (a value of shared references could expand without bound).
+fn version_text(v: &v8::Member) -> String {
+    match v.value() {
+        Some(v) => v.to_json().to_string(),
+        None => "<object>".to_owned(),
     }
 }
 
-/// JavaScript truthiness of a decoded value, as `if (error)` sees it.
-fn is_truthy_v8(v: &v8::Value) -> bool {
+/// JavaScript truthiness of a probed member, as `if (error)` sees it:
+/// every object is truthy.
+fn is_truthy_v8(v: &v8::Member) -> bool {
+    let Some(v) = v.value() else {
+        return v.is_object();
+    };
     if v.is_nullish() {
         return false;
     }
@@ -122,6 +135,9 @@ fn is_truthy_v8(v: &v8::Value) -> bool {
     }
     if let Some(s) = v.as_js_string() {
         return !s.is_empty();
+    }
+    if let Some(b) = v.as_bigint() {
+        return !b.is_zero();
     }
     true
 }

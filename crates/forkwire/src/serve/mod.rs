@@ -11,6 +11,10 @@
 //! one reply `{id, result: {results: [...]}}` answers them all, or `{id,
 //! error}` with the first item's error (the items after it are not run).
 //!
+//! A request that does not decode never reaches the handler and is never
+//! dropped silently: it is answered `{id, error}` with code
+//! `ERR_BAD_REQUEST` whenever its `id` can be read (see [`Worker::serve`]).
+//!
 //! A whole worker:
 //!
 //! ```no_run
@@ -30,6 +34,7 @@
 //! }
 //! ```
 
+mod bad_request;
 mod error;
 mod request;
 mod worker;

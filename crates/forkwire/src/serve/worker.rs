@@ -1,7 +1,9 @@
 //! The serve loop: read, route, run handlers on a fixed set of threads.
 
+use super::bad_request::{self, Id};
 use super::{Events, Request, ServeError};
 use crate::channel::{Channel, ChannelError, Handle, Sender};
+use crate::codec::{self, v8, Mode};
 use crossbeam_channel as cb;
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
@@ -59,6 +61,13 @@ impl Worker {
     /// requests nor heartbeat, health or cancel messages are ignored (a
     /// handle sent with one is taken and closed). A request's handle goes
     /// to the handler ([`Request::take_handle`]).
+    ///
+    /// A request that does not decode (not JSON, or in advanced mode a
+    /// value JSON cannot hold, such as a `Map` with number keys or a
+    /// cycle) is answered `{id, error}` with code `ERR_BAD_REQUEST`
+    /// without reaching the handler, whenever its `id` can still be read;
+    /// a frame with no readable `id`, and a message that is not an object,
+    /// are reported on stderr and skipped.
     pub fn serve<H>(self, handler: H) -> Result<(), ChannelError>
     where
         H: Fn(Request) -> Result<Value, ServeError> + Send + Sync + 'static,
@@ -88,9 +97,19 @@ impl Worker {
                     .map_err(ChannelError::Io)
             })
             .collect::<Result<_, _>>()?;
+        let mode = incoming.mode();
         let result = loop {
-            match incoming.recv_with_handle::<Value>() {
-                Ok(Some((msg, handle))) => {
+            match incoming.recv_frame_with_handle() {
+                Ok(Some((frame, handle))) => {
+                    let msg = match codec::decode_frame::<Value>(mode, frame) {
+                        Ok(msg) => msg,
+                        Err(e) => {
+                            // Its handle, if any, closes here.
+                            drop(handle);
+                            shared.bad_request(mode, frame, &e);
+                            continue;
+                        }
+                    };
                     if let Some(req) = shared.route(msg, handle) {
                         shared.in_flight.fetch_add(1, Ordering::Relaxed);
                         if tx.send(req).is_err() {
@@ -101,6 +120,7 @@ impl Worker {
                 Ok(None) => break Ok(()),
                 Err(e) if e.is_recoverable() => {
                     shared.errors.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("forkwire::serve: skipped a message: {e}");
                 }
                 Err(e) => break Err(e),
             }
@@ -126,9 +146,40 @@ impl<H> Shared<H>
 where
     H: Fn(Request) -> Result<Value, ServeError>,
 {
+    /// Answers a message that does not decode: `{id, error}` if its id
+    /// can be read, else a line on stderr.
+    fn bad_request(&self, mode: Mode, frame: &[u8], cause: &codec::CodecError) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let error = bad_request::error(cause);
+        let sent = match Id::find(mode, frame) {
+            Some(Id::Json(id)) => self.out.send(&json!({ "id": id, "error": error })),
+            Some(Id::V8(id)) => {
+                let error = serde_json::to_value(&error).map_or(v8::Value::Null, v8::Value::from);
+                self.out
+                    .send(&v8::Value::object([("id", id), ("error", error)]))
+            }
+            None => {
+                eprintln!("forkwire::serve: skipped a message with no readable id: {cause}");
+                return;
+            }
+        };
+        match sent {
+            Ok(()) | Err(ChannelError::Disconnected) => {}
+            Err(e) => eprintln!("forkwire::serve: cannot answer a bad request ({cause}): {e}"),
+        }
+    }
+
     /// Answers control messages; returns the request to run, if it is one.
     fn route(&self, msg: Value, handle: Option<Handle>) -> Option<Request> {
         let Value::Object(mut obj) = msg else {
+            let kind = match msg {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                Value::Null | Value::Object(_) => "null",
+            };
+            eprintln!("forkwire::serve: skipped a message that is not an object ({kind})");
             return None;
         };
         let kind = obj.get("type").and_then(Value::as_str).map(str::to_owned);

@@ -57,6 +57,7 @@ mod error;
 mod json;
 mod key;
 mod number;
+mod probe;
 mod reader;
 mod receiver;
 mod ser;
@@ -69,6 +70,7 @@ mod walk;
 pub use bigint::BigInt;
 pub use error::Error;
 pub use key::Key;
+pub use probe::{probe, probe_with, Field, Member, Probe, Shape};
 pub use receiver::{
     Anchor, Array, ArrayBuffer, ArrayBufferView, Boxed, Date, ErrorKind, HostObject, JsError,
     JsMap, JsSet, Object, Primitive, RegExp, SparseArray, ViewKind,
