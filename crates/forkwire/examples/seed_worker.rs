@@ -32,13 +32,11 @@
 //! of the common shapes take a faster path that builds no value at all.
 
 use forkwire::codec::v8;
+use forkwire::serve::{request_id, RequestId};
 use forkwire::{Channel, ChannelError, Mode, Sender};
-use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
-use std::borrow::Cow;
-use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -410,15 +408,12 @@ impl Worker {
             "message": format!("the request cannot be decoded: {cause}"),
             "code": BAD_REQUEST,
         });
-        match mode {
-            Mode::Json => match json_id(frame) {
-                Some(id) => self.send(&json!({ "id": id, "error": error })),
-                None => eprintln!("seed_worker: skipped a message with no readable id: {cause}"),
-            },
-            Mode::Advanced => match leading_v8_id(frame) {
-                Some(id) => self.send(&v8::Value::object([("id", id), ("error", error.into())])),
-                None => eprintln!("seed_worker: skipped a message with no readable id: {cause}"),
-            },
+        match request_id(mode, frame) {
+            Some(RequestId::Json(id)) => self.send(&json!({ "id": id, "error": error })),
+            Some(RequestId::V8(id)) => {
+                self.send(&v8::Value::object([("id", id), ("error", error.into())]))
+            }
+            None => eprintln!("seed_worker: skipped a message with no readable id: {cause}"),
         }
     }
 
@@ -661,119 +656,4 @@ fn rss_bytes() -> u64 {
     // SAFETY: sysconf has no memory effects.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     pages * page.max(0) as u64
-}
-
-/// The `id` of a json frame that does not decode, read before the text
-/// goes wrong; none for a cancel message, which gets no answer.
-fn json_id(frame: &[u8]) -> Option<Value> {
-    struct Members<'a>(&'a RefCell<(Option<Value>, bool)>);
-
-    impl<'de> Visitor<'de> for Members<'_> {
-        type Value = ();
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an object")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-            while let Some(name) = map.next_key::<Cow<'de, str>>()? {
-                match &*name {
-                    "id" => self.0.borrow_mut().0 = Some(map.next_value()?),
-                    "type" => self.0.borrow_mut().1 = map.next_value::<Value>()? == "cancel",
-                    _ => {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-            }
-            Ok(())
-        }
-    }
-
-    let seen = RefCell::new((None, false));
-    // The error is why the frame did not decode; only what came before it
-    // is wanted.
-    let _ = serde_json::Deserializer::from_slice(frame).deserialize_map(Members(&seen));
-    let (id, cancel) = seen.into_inner();
-    id.filter(|_| !cancel)
-}
-
-/// The `id` of an advanced-mode payload that does not decode (one nested
-/// deeper than the decoder goes, say), when it is the first property of
-/// the top-level object, as in every request the pool or
-/// `child.send({id, ...})` writes, and a number or a one-byte string.
-fn leading_v8_id(frame: &[u8]) -> Option<v8::Value> {
-    let mut r = Cursor(frame);
-    if r.byte()? != 0xFF {
-        return None;
-    }
-    r.varint()?; // the format version
-    if r.tag()? != b'o' {
-        return None;
-    }
-    let key_ok = match r.tag()? {
-        b'"' => r.varint()? == 2 && r.take(2)? == b"id",
-        b'c' => r.varint()? == 4 && r.take(4)? == b"i\0d\0",
-        _ => false,
-    };
-    if !key_ok {
-        return None;
-    }
-    Some(match r.tag()? {
-        b'I' => {
-            let n = r.varint()?;
-            let signed = (n >> 1) as i64 ^ -((n & 1) as i64);
-            v8::Value::Int32(i32::try_from(signed).ok()?)
-        }
-        b'U' => v8::Value::Uint32(u32::try_from(r.varint()?).ok()?),
-        b'N' => v8::Value::Double(f64::from_le_bytes(r.take(8)?.try_into().ok()?)),
-        b'"' => {
-            let len = usize::try_from(r.varint()?).ok()?;
-            let text: String = r.take(len)?.iter().map(|&b| char::from(b)).collect();
-            v8::Value::from(text)
-        }
-        _ => return None,
-    })
-}
-
-/// A cursor over a V8 payload.
-struct Cursor<'a>(&'a [u8]);
-
-impl<'a> Cursor<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(b)
-    }
-
-    /// The next tag, past V8's zero padding.
-    fn tag(&mut self) -> Option<u8> {
-        loop {
-            match self.byte()? {
-                0 => continue,
-                b => return Some(b),
-            }
-        }
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-
-    /// A base-128 varint of up to 64 bits.
-    fn varint(&mut self) -> Option<u64> {
-        let mut n = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            n |= u64::from(b & 0x7F) << shift;
-            if b & 0x80 == 0 {
-                return Some(n);
-            }
-        }
-        None
-    }
 }

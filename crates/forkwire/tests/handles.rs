@@ -360,27 +360,12 @@ fn the_pool_spreads_connections_over_rust_workers() {
     settle_fds(before);
 }
 
-/// A worker that refuses every handle: `node` reading the channel's
-/// socket as a plain stream (no IPC, so passed descriptors are dropped by
-/// the kernel) and answering each `NODE_HANDLE` with `NODE_HANDLE_NACK`,
-/// as a Node child does when no descriptor arrived; requests `{id, data:
-/// {n}}` are answered `{id, result: n * 2}`.
-const REFUSING_WORKER: &str = r#"
-const s = new (require('net').Socket)({ fd: 3, readable: true, writable: true });
-let buf = '';
-s.setEncoding('utf8');
-s.on('data', (d) => {
-  buf += d;
-  for (let i; (i = buf.indexOf('\n')) >= 0; ) {
-    const m = JSON.parse(buf.slice(0, i));
-    buf = buf.slice(i + 1);
-    if (m.cmd === 'NODE_HANDLE') s.write('{"cmd":"NODE_HANDLE_NACK"}\n');
-    else if (m.id !== undefined) s.write(JSON.stringify({ id: m.id, result: (m.data && m.data.n) * 2 }) + '\n');
-  }
-});
-s.on('end', () => process.exit(0));
-s.on('error', () => process.exit(0));
-"#;
+/// The jest suite's worker that refuses every handle (answering each
+/// `NODE_HANDLE` with `NODE_HANDLE_NACK`) and answers requests `{id, data:
+/// {n}}` with `{id, result: n * 2}`; see the script for how.
+fn refusing_worker() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../__test__/fixtures/refusing-worker.js")
+}
 
 #[test]
 fn the_pool_reports_refused_handles() {
@@ -388,13 +373,8 @@ fn the_pool_reports_refused_handles() {
     let before = open_fds();
     // Without NODE_CHANNEL_FD, node leaves fd 3 to the script.
     let mut cmd = Command::new("env");
-    cmd.args([
-        "-u",
-        forkwire::channel::ENV_FD,
-        "node",
-        "-e",
-        REFUSING_WORKER,
-    ]);
+    cmd.args(["-u", forkwire::channel::ENV_FD, "node"])
+        .arg(refusing_worker());
     let mut options = forkwire::pool::PoolOptions::new(cmd);
     options.size = 1;
     let errors = Arc::new(Mutex::new(Vec::new()));

@@ -152,6 +152,15 @@ struct Log {
 }
 
 impl Log {
+    /// A log whose first protocol error or flood event blocks its reader
+    /// for `secs` seconds.
+    fn stalling(secs: u64) -> Log {
+        Log {
+            stall: Mutex::new(Some(Duration::from_secs(secs))),
+            ..Log::default()
+        }
+    }
+
     fn protocol_errors_of(&self, worker: usize) -> usize {
         self.protocol_errors
             .lock()
@@ -566,11 +575,7 @@ fn a_20_mb_node_line_is_skipped_past_max_frame() {
 #[test]
 fn millions_of_bad_lines_with_a_stalled_consumer_stay_bounded() {
     let _serial = serial();
-    let log = Log {
-        stall: Mutex::new(Some(Duration::from_secs(3))),
-        ..Log::default()
-    };
-    let case = Case::open_with(node_options("bad-lines", Mode::Json, 2), log);
+    let case = Case::open_with(node_options("bad-lines", Mode::Json, 2), Log::stalling(3));
     let rx = case.attack(0, json!({ "mib": 8 }), Some(Duration::from_secs(20)));
     let out = rx
         .recv_timeout(Duration::from_secs(20))
@@ -777,11 +782,7 @@ fn a_worker_killed_mid_reply_fails_each_of_its_requests_once() {
 #[test]
 fn a_flood_of_events_with_a_stalled_consumer_is_delivered_in_order() {
     let _serial = serial();
-    let log = Log {
-        stall: Mutex::new(Some(Duration::from_secs(3))),
-        ..Log::default()
-    };
-    let case = Case::open_with(node_options("flood", Mode::Json, 2), log);
+    let case = Case::open_with(node_options("flood", Mode::Json, 2), Log::stalling(3));
     let rx = case.attack(0, json!({ "ms": 3000 }), Some(Duration::from_secs(20)));
     let out = rx
         .recv_timeout(Duration::from_secs(20))

@@ -4,9 +4,10 @@
 //! JSON) stops at the expansion budget with `Error::ExpansionLimit`, quickly
 //! and without allocating for the expansion; legitimate values pass.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::time::{Duration, Instant};
+mod alloc_count;
+mod v8_support;
+
+use std::time::Duration;
 
 use forkwire::codec::v8::{
     decode, encode, from_slice, from_slice_with, from_value, to_vec, Error, Limits, Value,
@@ -16,96 +17,11 @@ use forkwire::codec::{decode_frame, CodecError, Mode};
 use serde::Deserialize;
 use serde_json::json;
 
-/// Counts the bytes the current thread has live, and the most it had since
-/// the last [`measure`].
-struct Counting;
-
-thread_local! {
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn grow(n: isize) {
-    let _ = LIVE.try_with(|l| {
-        l.set(l.get() + n);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(l.get())));
-    });
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grow(layout.size() as isize);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        grow(-(layout.size() as isize));
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        grow(new_size as isize - layout.size() as isize);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use alloc_count::{measure, Usage};
+use v8_support::{bomb, bomb_member, hex};
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Runs `f` and returns its result, the time it took and the most memory it
-/// held at once (beyond what was live before).
-fn measure<R>(f: impl FnOnce() -> R) -> (R, Duration, usize) {
-    let base = LIVE.with(Cell::get);
-    PEAK.with(|p| p.set(base));
-    let started = Instant::now();
-    let r = f();
-    let took = started.elapsed();
-    let peak = PEAK.with(Cell::get) - base;
-    (r, took, peak.max(0) as usize)
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
-/// The body of `x = [x, x]` repeated `levels` times (`levels` < 127), whose
-/// arrays get object ids `first_id`, `first_id + 1`, ... from the outside
-/// in, as V8 numbers them: each level's second element is a `^`
-/// back-reference to the array that is its first element.
-fn bomb_body(levels: u8, first_id: u8) -> Vec<u8> {
-    let mut p = Vec::new();
-    for _ in 0..levels {
-        p.extend(b"A\x02");
-    }
-    p.extend(b"A\x00$\x00\x00");
-    for level in (0..levels).rev() {
-        p.extend([b'^', first_id + level + 1]);
-        p.extend(b"$\x00\x02");
-    }
-    p
-}
-
-/// `let x = []; for (...levels) x = [x, x]; v8.serialize(x)`.
-fn bomb(levels: u8) -> Vec<u8> {
-    let mut p = vec![0xff, 0x0f];
-    p.extend(bomb_body(levels, 0));
-    p
-}
-
-/// `v8.serialize({id: 1, result: x})`.
-fn bomb_member(levels: u8) -> Vec<u8> {
-    let mut p = b"\xff\x0fo\"\x02idI\x02\"\x06result".to_vec();
-    p.extend(bomb_body(levels, 1));
-    p.extend(b"{\x02");
-    p
-}
+static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
 
 /// What Node 20 writes for the 40-level bomb.
 const NODE_BOMB_40: &str = "ff0f410241024102410241024102410241024102410241024102410241024102410241024102410241024102410241024102410241024102410241024102410241024102410241024102410241024102410241002400005e282400025e272400025e262400025e252400025e242400025e232400025e222400025e212400025e202400025e1f2400025e1e2400025e1d2400025e1c2400025e1b2400025e1a2400025e192400025e182400025e172400025e162400025e152400025e142400025e132400025e122400025e112400025e102400025e0f2400025e0e2400025e0d2400025e0c2400025e0b2400025e0a2400025e092400025e082400025e072400025e062400025e052400025e042400025e032400025e022400025e01240002";
@@ -130,7 +46,7 @@ fn bomb_bytes_are_nodes() {
 #[test]
 fn bomb_decodes_cheaply() {
     let payload = bomb(40);
-    let (value, took, peak) = measure(|| decode(&payload).expect("decodes"));
+    let (value, Usage { took, peak, .. }) = measure(|| decode(&payload).expect("decodes"));
     assert!(took < Duration::from_secs(1), "{took:?}");
     assert!(peak < 64 * 1024, "decoding held {peak} bytes");
     // Each level is an array whose two elements are one object.
@@ -151,7 +67,7 @@ fn bomb_from_slice_fails_fast() {
     let payload = bomb(40);
     let limit = 287 * 16 + 65_536;
     assert_eq!(Limits::default().max_expansion(payload.len()), limit);
-    let (r, took, peak) = measure(|| from_slice::<serde_json::Value>(&payload));
+    let (r, Usage { took, peak, .. }) = measure(|| from_slice::<serde_json::Value>(&payload));
     eprintln!("from_slice of the 40-level bomb: {took:?}, {peak} bytes at most");
     assert_eq!(r, Err(Error::ExpansionLimit { limit }));
     assert!(took < Duration::from_secs(1), "{took:?}");
@@ -176,7 +92,7 @@ fn bomb_from_slice_fails_fast() {
 #[test]
 fn bomb_to_json_is_bounded() {
     let value = decode(&bomb(40)).expect("decodes");
-    let (r, took, peak) = measure(|| value.try_to_json());
+    let (r, Usage { took, peak, .. }) = measure(|| value.try_to_json());
     assert_eq!(
         r,
         Err(Error::ExpansionLimit {
@@ -185,10 +101,10 @@ fn bomb_to_json_is_bounded() {
     );
     assert!(took < Duration::from_secs(1), "{took:?}");
     assert!(peak < 1 << 20, "held {peak} bytes");
-    let (j, took, _) = measure(|| value.to_json());
+    let (j, Usage { took, .. }) = measure(|| value.to_json());
     assert_eq!(j, serde_json::Value::Null);
     assert!(took < Duration::from_secs(1), "{took:?}");
-    let (r, took, _) = measure(|| serde_json::to_string(&value));
+    let (r, Usage { took, .. }) = measure(|| serde_json::to_string(&value));
     assert!(r.unwrap_err().to_string().contains("expands past"));
     assert!(took < Duration::from_secs(1), "{took:?}");
     assert_eq!(
@@ -204,7 +120,7 @@ fn bomb_in_an_ignored_member() {
         id: u64,
     }
     let payload = bomb_member(40);
-    let (r, took, _) = measure(|| from_slice::<Reply>(&payload));
+    let (r, Usage { took, .. }) = measure(|| from_slice::<Reply>(&payload));
     assert_eq!(r, Ok(Reply { id: 1 }));
     assert!(took < Duration::from_secs(1), "{took:?}");
     assert_eq!(
@@ -227,7 +143,7 @@ fn bomb_in_an_ignored_member() {
     let raw: Raw = from_slice(&payload).expect("deserializes");
     assert_eq!(encode(&raw.result).expect("encodes"), bomb(40));
     // and this codec's serializer writes it back without expanding it.
-    let (bytes, took, _) = measure(|| to_vec(&raw.result).expect("serializes"));
+    let (bytes, Usage { took, .. }) = measure(|| to_vec(&raw.result).expect("serializes"));
     assert_eq!(bytes, bomb(40));
     assert!(took < Duration::from_secs(1), "{took:?}");
     // Reading the member itself stops at the budget.
@@ -248,7 +164,7 @@ fn sparse_array_of_length_u32_max() {
     let payload = hex(SPARSE_MAX);
     let value = decode(&payload).expect("decodes");
     let limit = Limits::default().max_expansion(payload.len());
-    let (r, took, peak) = measure(|| from_slice::<serde_json::Value>(&payload));
+    let (r, Usage { took, peak, .. }) = measure(|| from_slice::<serde_json::Value>(&payload));
     assert_eq!(r, Err(Error::ExpansionLimit { limit }));
     assert!(took < Duration::from_secs(1), "{took:?}");
     assert!(peak < 1 << 20, "held {peak} bytes");
@@ -260,7 +176,7 @@ fn sparse_array_of_length_u32_max() {
         from_value::<Vec<()>>(value.clone()),
         Err(Error::ExpansionLimit { .. })
     ));
-    let (j, took, _) = measure(|| value.to_json());
+    let (j, Usage { took, .. }) = measure(|| value.to_json());
     assert_eq!(j, serde_json::Value::Null);
     assert!(took < Duration::from_secs(1), "{took:?}");
     assert!(matches!(

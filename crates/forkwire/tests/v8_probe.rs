@@ -3,74 +3,21 @@
 //! reject what `decode` rejects (with the same error), and hold no memory in
 //! proportion to the payload.
 
+mod alloc_count;
 mod v8_support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use alloc_count::{measure, Usage};
 use forkwire::codec::v8::{
     decode, decode_with, encode, encode_with, probe, probe_with, Error, Field, HostObject, Key,
     Limits, Member, Shape, Value,
 };
 use v8_support::*;
 
-/// Counts the bytes the current thread allocates: live, the most live
-/// since the last [`measure`], and the total.
-struct Counting;
-
-thread_local! {
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-    static TOTAL: Cell<usize> = const { Cell::new(0) };
-}
-
-fn grow(n: isize) {
-    let _ = LIVE.try_with(|l| {
-        l.set(l.get() + n);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(l.get())));
-    });
-    if n > 0 {
-        let _ = TOTAL.try_with(|t| t.set(t.get() + n as usize));
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grow(layout.size() as isize);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        grow(-(layout.size() as isize));
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        grow(new_size as isize - layout.size() as isize);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Runs `f`; returns its result, the time it took, the most memory it held
-/// at once and the bytes it allocated in all.
-fn measure<R>(f: impl FnOnce() -> R) -> (R, Duration, usize, usize) {
-    let base = LIVE.with(Cell::get);
-    PEAK.with(|p| p.set(base));
-    let total = TOTAL.with(Cell::get);
-    let started = Instant::now();
-    let r = f();
-    let took = started.elapsed();
-    let peak = (PEAK.with(Cell::get) - base).max(0) as usize;
-    (r, took, peak, TOTAL.with(Cell::get) - total)
-}
+static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
 
 /// Names asked of every value besides its own keys.
 const EXTRA: &[&str] = &["id", "result", "length", "x", "0", "1", "a", "self"];
@@ -263,109 +210,14 @@ fn fails_alike(what: &str, payload: &[u8], names: &[&str]) {
 
 #[test]
 fn single_byte_corruptions_fail_as_decode_fails() {
-    for v in all_advanced().iter().filter(|v| v.payload().len() <= 512) {
-        let p = v.payload().to_vec();
-        for at in 0..p.len() {
-            for b in [
-                0x00u8,
-                0x01,
-                0x7f,
-                0x80,
-                0xff,
-                b'^',
-                b'o',
-                b'A',
-                b'{',
-                b'$',
-                b'-',
-                p[at] ^ 0x40,
-            ] {
-                let mut q = p.clone();
-                q[at] = b;
-                fails_alike(&format!("{} [{at}] = {b:#x}", v.name), &q, EXTRA);
-            }
-        }
-    }
+    each_single_byte_corruption(|v, at, b, q| {
+        fails_alike(&format!("{} [{at}] = {b:#x}", v.name), q, EXTRA);
+    });
 }
 
-/// The malformed payloads of `v8_bad_input.rs`, which `decode` rejects.
-const BAD: &[&str] = &[
-    "",
-    "fe0f 4902",
-    "ff10 4902",
-    "ff0c 4902",
-    "ff",
-    "ff0f 01",
-    "ff0f 2d",
-    "ff0f 7b",
-    "ff0f 24",
-    "ff0f 40",
-    "ff0f 3a",
-    "ff0f 2c",
-    "ff0f 2e",
-    "ff0f 4d",
-    "ff0f 80",
-    "ff0f fe",
-    "ff0f 56 00",
-    "ff0f 74 00",
-    "ff0f 75 00",
-    "ff0f 70 00",
-    "ff0f 77 00",
-    "ff0f 6d 00",
-    "ff0f 41 01 42 02 0000 56 42 00 02 00 240001",
-    "ff0f 42 02 0000 00 56 42 00 02 00",
-    "ff0f 22 ffffffff0f 61",
-    "ff0f 63 ffffffff0f 6100",
-    "ff0f 53 ffffffff0f 61",
-    "ff0f 41 ffffffff0f 30",
-    "ff0f 61 ffffffff0f",
-    "ff0f 61 ffffffff0f 40 00 ffffffff0f 00",
-    "ff0f 3b 3a ffffffff0f",
-    "ff0f 27 2c ffffffff0f",
-    "ff0f 6f 7b ffffffff0f",
-    "ff0f 42 ffffffff0f 00",
-    "ff0f 7e ffffffff0f ffffffff0f 00",
-    "ff0f 5a feffffff07 00",
-    "ff0f 5c 00 0a ffffffff0f 00",
-    "ff0f 52 22 ffffffff0f",
-    "ff0f 5e 00",
-    "ff0f 41 02 6f7b00 5e 05 240002",
-    "ff0f 72 63 5e00 2e",
-    "ff0f 5c 01 5e00",
-    "ff0f 5e ffffffff0f",
-    "ff0f 49 80808080808080808080 01",
-    "ff0f 49 8080808010",
-    "ff0f 22 ffffffffffffffffff01",
-    "ff0f 6f 220161 4902 220161 4904 7b02",
-    "ff0f 6f 4902 4902 220131 4904 7b02",
-    "ff0f 6f 4e0000000000000080 4902 220130 4904 7b02",
-    "ff0f 41 01 4902 4900 4904 2401 01",
-    "ff0f 61 00 2206 6c656e677468 4900 4001 00",
-    "ff0f 6f 54 4902 7b01",
-    "ff0f 6f 6f7b00 4902 7b01",
-    "ff0f 6f 220161 4902 7b02",
-    "ff0f 41 01 4902 2400",
-    "ff0f 41 01 4902 2400 02",
-    "ff0f 61 02 4002 02",
-    "ff0f 3b 4902 3a02",
-    "ff0f 63 03 616263",
-    "ff0f 53 02 c328",
-    "ff0f 5a 01",
-    "ff0f 52 220161 40",
-    "ff0f 52 220161 8004",
-    "ff0f 52 4902 00",
-    "ff0f 73 6f7b00",
-    "ff0f 72 51 2e",
-    "ff0f 72 54 52 2e",
-    "ff0f 72 6d 220161 6d 220162 2e",
-    "ff0f 72 6d 4902 2e",
-    "ff0f 5c 02",
-    "ff0f 5c 00 0d 00",
-    "ff0f 5c 01 4902",
-    "ff0f 7e 04 02 01020304",
-    "ff0f 49 02 00",
-    "ff0f 49 02 49 02",
-    // From decode.rs's own tests.
+/// Malformed payloads besides [`bad_payloads`]: from decode.rs's own
+/// tests, and a repeated property inside a member.
+const MORE_BAD: &[&str] = &[
     "ff0f 41 01 4902 2206 6c656e677468 4904 2401 01",
     "ff0f 3b 4902 3a 01",
     "ff0f 42 02 00 00 00",
@@ -379,8 +231,9 @@ const BAD: &[&str] = &[
 
 #[test]
 fn what_decode_rejects_the_probe_rejects() {
-    for h in BAD {
-        let payload = hex(h);
+    let more = MORE_BAD.iter().map(|h| hex(h));
+    for payload in bad_payloads().into_iter().chain(more) {
+        let h = &to_hex(&payload);
         let want = decode(&payload).expect_err(h);
         // Asking for the repeated names is what lets the probe see them.
         let fields = [
@@ -404,9 +257,9 @@ fn what_decode_rejects_the_probe_rejects() {
 
 #[test]
 fn huge_declared_lengths_cost_nothing() {
-    for h in &BAD[24..38] {
+    for (h, _) in HUGE_LENGTHS {
         let payload = hex(h);
-        let (r, _, peak, total) = measure(|| probe(&payload, &["id"]));
+        let (r, Usage { peak, total, .. }) = measure(|| probe(&payload, &["id"]));
         assert!(r.is_err(), "{h}");
         assert!(
             peak < 4096 && total < 4096,
@@ -521,17 +374,6 @@ fn top_level_values_that_are_not_objects() {
     }
 }
 
-/// `n` nested containers opened by `open` and never closed.
-fn deep(open: &str, n: usize) -> Vec<u8> {
-    let mut p = vec![0xff, 0x0f];
-    let unit = hex(open);
-    for _ in 0..n {
-        p.extend_from_slice(&unit);
-    }
-    p.push(b'0');
-    p
-}
-
 #[test]
 fn depth_is_limited_as_in_decode_without_using_the_stack() {
     let outcome = std::thread::Builder::new()
@@ -590,7 +432,12 @@ fn a_16_mib_reply_is_probed_in_little_memory() {
         Field::nested("result", &["0", "1", "length"]),
         Field::new("error"),
     ];
-    let (p, took, peak, total) = measure(|| probe_with(&payload, &fields, &Limits::default()));
+    let (
+        p,
+        Usage {
+            took, peak, total, ..
+        },
+    ) = measure(|| probe_with(&payload, &fields, &Limits::default()));
     let p = p.expect("probes");
     assert!(matches!(p.get("id").value(), Some(Value::Int32(1))));
     assert_eq!(p.get("result").shape(), Some(Shape::Array));
@@ -612,27 +459,10 @@ fn a_16_mib_reply_is_probed_in_little_memory() {
     ));
 }
 
-/// The body of `x = [x, x]` repeated `levels` times, its arrays numbered
-/// from `first_id` (as in `v8_expansion.rs`).
-fn bomb_body(levels: u8, first_id: u8) -> Vec<u8> {
-    let mut p = Vec::new();
-    for _ in 0..levels {
-        p.extend(b"A\x02");
-    }
-    p.extend(b"A\x00$\x00\x00");
-    for level in (0..levels).rev() {
-        p.extend([b'^', first_id + level + 1]);
-        p.extend(b"$\x00\x02");
-    }
-    p
-}
-
 #[test]
 fn a_reference_bomb_is_an_object_probed_fast() {
     // `{id: 1, result: x}` and `{id: 1, result: 0, version: x}`.
-    let mut in_result = b"\xff\x0fo\"\x02idI\x02\"\x06result".to_vec();
-    in_result.extend(bomb_body(40, 1));
-    in_result.extend(b"{\x02");
+    let in_result = bomb_member(40);
     let mut in_version = b"\xff\x0fo\"\x02idI\x02\"\x06resultI\x00\"\x07version".to_vec();
     in_version.extend(bomb_body(40, 1));
     in_version.extend(b"{\x03");
@@ -643,7 +473,8 @@ fn a_reference_bomb_is_an_object_probed_fast() {
             Field::nested("result", &["0", "1"]),
             Field::new("version"),
         ];
-        let (p, took, peak, _) = measure(|| probe_with(payload, &fields, &Limits::default()));
+        let (p, Usage { took, peak, .. }) =
+            measure(|| probe_with(payload, &fields, &Limits::default()));
         let p = p.expect("probes");
         assert!(took < Duration::from_millis(200), "{member}: {took:?}");
         assert!(peak < 16 * 1024, "{member}: held {peak} bytes");

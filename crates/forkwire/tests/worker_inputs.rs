@@ -68,6 +68,20 @@ impl Child {
             .expect("receive")
             .expect("an answer before the channel closed")
     }
+
+    /// Receives the answer to the advanced-mode request `id` that did not
+    /// decode: `{id, error}` with code `ERR_BAD_REQUEST`, saying why.
+    fn recv_bad_request(&mut self, id: v8::Value) {
+        let reply = self.recv_v8();
+        assert_eq!(reply.get("id"), Some(&id), "{reply:?}");
+        let error = reply.get("error").expect("an error");
+        assert_eq!(code_of(error), Some("ERR_BAD_REQUEST"), "{error:?}");
+        let message = error.get("message").and_then(v8::Value::as_str).unwrap();
+        assert!(
+            message.starts_with("the request cannot be decoded: "),
+            "{message}"
+        );
+    }
 }
 
 fn spawn(name: &str, mode: Mode) -> Child {
@@ -288,16 +302,8 @@ fn seed_worker_answers_what_it_cannot_handle() {
         .unwrap();
     out.send_frames(&v8_frame(b"\xff\x0fo\"\x04data?")).unwrap();
     out.send(&json!({ "id": 4, "data": { "n": 1 } })).unwrap();
-    for id in [2.0, 3.0] {
-        let reply = child.recv_v8();
-        assert_eq!(reply.get("id").and_then(v8::Value::as_f64), Some(id));
-        let error = reply.get("error").expect("an error");
-        assert_eq!(code_of(error), Some("ERR_BAD_REQUEST"), "{error:?}");
-        let message = error.get("message").and_then(v8::Value::as_str).unwrap();
-        assert!(
-            message.starts_with("the request cannot be decoded"),
-            "{message}"
-        );
+    for id in [2, 3] {
+        child.recv_bad_request(v8::Value::from(id));
     }
     let reply = child.recv_v8();
     assert_eq!(reply.get("result").and_then(v8::Value::as_f64), Some(2.0));
@@ -373,15 +379,7 @@ fn serve_answers_requests_that_do_not_decode() {
         v8::Value::from(3),
         v8::Value::from(4),
     ] {
-        let reply = child.recv_v8();
-        assert_eq!(reply.get("id"), Some(&id), "{reply:?}");
-        let error = reply.get("error").expect("an error");
-        assert_eq!(code_of(error), Some("ERR_BAD_REQUEST"), "{error:?}");
-        let message = error.get("message").and_then(v8::Value::as_str).unwrap();
-        assert!(
-            message.starts_with("the request cannot be decoded: "),
-            "{message}"
-        );
+        child.recv_bad_request(id);
     }
     let reply = child.recv_v8();
     assert_eq!(

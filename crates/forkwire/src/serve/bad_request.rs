@@ -1,13 +1,6 @@
 //! Requests that do not decode: what is left to read of them, so that they
 //! can still be answered `{id, error}` instead of leaving the parent
-//! waiting.
-//!
-//! A json frame is read as far as it goes: an `id` met before the text
-//! goes wrong (not JSON, not UTF-8) is kept. An advanced-mode frame that
-//! decodes but does not convert to JSON (a `Map` with number keys, a
-//! cycle, ...) gives its `id` as it came; one that does not decode at all
-//! (nested deeper than the decoder goes, say) gives it when it is the
-//! object's first property, as in every request the pool sends.
+//! waiting. See [`request_id`].
 
 use super::ServeError;
 use crate::codec::v8;
@@ -20,21 +13,47 @@ use std::fmt;
 /// The code of the error a request that does not decode is answered with.
 pub(super) const CODE: &str = "ERR_BAD_REQUEST";
 
-/// The id of a request that does not decode, in the channel's mode.
-#[derive(Debug)]
-pub(super) enum Id {
+/// The `id` of a request that does not decode, as a value of the channel's
+/// mode (see [`request_id`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestId {
+    /// In json mode.
     Json(serde_json::Value),
+    /// In advanced mode, as it came.
     V8(v8::Value),
 }
 
-impl Id {
-    /// The id of the request in `frame`, if one can be read and the frame
-    /// is not a cancel message (which gets no answer).
-    pub(super) fn find(mode: Mode, frame: &[u8]) -> Option<Id> {
-        match mode {
-            Mode::Json => json_id(frame).map(Id::Json),
-            Mode::Advanced => v8_id(frame).map(Id::V8),
-        }
+/// The `id` of the request in `frame`, a frame that does not decode in
+/// `mode`, so that the request can still be answered `{id, error}`
+/// instead of leaving the parent waiting for it; `None` when no id can be
+/// read, and for a cancel message (`{type: 'cancel', id}`), which gets no
+/// answer.
+///
+/// - json: the text is read as an object as far as it goes; an `id` met
+///   before it goes wrong (not JSON, not UTF-8) is kept.
+/// - advanced: a payload that decodes but does not convert to JSON (a
+///   `Map` with number keys, a cycle, ...) gives its top-level object's
+///   `id` as it came; one that does not decode at all (nested deeper than
+///   the decoder goes, say) gives it when it is the object's first
+///   property and a number or a string, as in every request the pool or
+///   `child.send({id, ...})` writes.
+///
+/// [`serve`](super::serve) answers such requests with code
+/// `ERR_BAD_REQUEST`; a worker that reads its channel itself can do the
+/// same:
+///
+/// ```
+/// use forkwire::serve::{request_id, RequestId};
+/// use forkwire::Mode;
+///
+/// let id = request_id(Mode::Json, br#"{"id":7,"data":[1,"#);
+/// assert_eq!(id, Some(RequestId::Json(7.into())));
+/// assert_eq!(request_id(Mode::Json, br#"{"type":"cancel","id":7,"#), None);
+/// ```
+pub fn request_id(mode: Mode, frame: &[u8]) -> Option<RequestId> {
+    match mode {
+        Mode::Json => json_id(frame).map(RequestId::Json),
+        Mode::Advanced => v8_id(frame).map(RequestId::V8),
     }
 }
 
@@ -91,7 +110,7 @@ impl<'de> Visitor<'de> for Members<'_> {
 
 fn v8_id(frame: &[u8]) -> Option<v8::Value> {
     let Ok(value) = v8::decode(frame) else {
-        return leading_v8_id(frame);
+        return v8::leading_member(frame, "id");
     };
     if !matches!(value, v8::Value::Object(_))
         || value.get("type").and_then(v8::Value::as_str) == Some("cancel")
@@ -101,100 +120,21 @@ fn v8_id(frame: &[u8]) -> Option<v8::Value> {
     value.get("id").cloned()
 }
 
-/// The `id` of a payload that does not decode, when it is the first
-/// property of the top-level object and a number or a one-byte string.
-fn leading_v8_id(frame: &[u8]) -> Option<v8::Value> {
-    let mut r = Bytes(frame);
-    if r.byte()? != 0xFF {
-        return None;
-    }
-    r.varint()?; // the format version
-    if r.tag()? != b'o' {
-        return None;
-    }
-    let key_ok = match r.tag()? {
-        b'"' => r.varint()? == 2 && r.take(2)? == b"id",
-        b'c' => r.varint()? == 4 && r.take(4)? == b"i\0d\0",
-        _ => false,
-    };
-    if !key_ok {
-        return None;
-    }
-    Some(match r.tag()? {
-        b'I' => {
-            let n = r.varint()?;
-            let signed = (n >> 1) as i64 ^ -((n & 1) as i64);
-            v8::Value::Int32(i32::try_from(signed).ok()?)
-        }
-        b'U' => v8::Value::Uint32(u32::try_from(r.varint()?).ok()?),
-        b'N' => v8::Value::Double(f64::from_le_bytes(r.take(8)?.try_into().ok()?)),
-        b'"' => {
-            let len = usize::try_from(r.varint()?).ok()?;
-            let text: String = r.take(len)?.iter().map(|&b| char::from(b)).collect();
-            v8::Value::from(text)
-        }
-        _ => return None,
-    })
-}
-
-/// A cursor over a payload.
-struct Bytes<'a>(&'a [u8]);
-
-impl<'a> Bytes<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(b)
-    }
-
-    /// The next tag, past V8's padding bytes.
-    fn tag(&mut self) -> Option<u8> {
-        loop {
-            match self.byte()? {
-                0 => continue,
-                b => return Some(b),
-            }
-        }
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-
-    /// A base-128 varint of up to 64 bits.
-    fn varint(&mut self) -> Option<u64> {
-        let mut n = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            n |= u64::from(b & 0x7F) << shift;
-            if b & 0x80 == 0 {
-                return Some(n);
-            }
-        }
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn json(frame: &[u8]) -> Option<serde_json::Value> {
-        match Id::find(Mode::Json, frame) {
-            Some(Id::Json(id)) => Some(id),
+        match request_id(Mode::Json, frame) {
+            Some(RequestId::Json(id)) => Some(id),
             None => None,
             other => panic!("{other:?}"),
         }
     }
 
     fn advanced(frame: &[u8]) -> Option<v8::Value> {
-        match Id::find(Mode::Advanced, frame) {
-            Some(Id::V8(id)) => Some(id),
+        match request_id(Mode::Advanced, frame) {
+            Some(RequestId::V8(id)) => Some(id),
             None => None,
             other => panic!("{other:?}"),
         }

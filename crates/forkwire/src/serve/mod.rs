@@ -13,7 +13,8 @@
 //!
 //! A request that does not decode never reaches the handler and is never
 //! dropped silently: it is answered `{id, error}` with code
-//! `ERR_BAD_REQUEST` whenever its `id` can be read (see [`Worker::serve`]).
+//! `ERR_BAD_REQUEST` whenever its `id` can be read (see [`Worker::serve`]
+//! and [`request_id`]).
 //!
 //! A whole worker:
 //!
@@ -39,6 +40,7 @@ mod error;
 mod request;
 mod worker;
 
+pub use bad_request::{request_id, RequestId};
 pub use error::ServeError;
 pub use request::{Events, Request};
 pub use worker::{serve, Worker};

@@ -1,6 +1,6 @@
 //! The serve loop: read, route, run handlers on a fixed set of threads.
 
-use super::bad_request::{self, Id};
+use super::bad_request::{self, request_id, RequestId};
 use super::{Events, Request, ServeError};
 use crate::channel::{Channel, ChannelError, Handle, Sender};
 use crate::codec::{self, v8, Mode};
@@ -151,9 +151,9 @@ where
     fn bad_request(&self, mode: Mode, frame: &[u8], cause: &codec::CodecError) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         let error = bad_request::error(cause);
-        let sent = match Id::find(mode, frame) {
-            Some(Id::Json(id)) => self.out.send(&json!({ "id": id, "error": error })),
-            Some(Id::V8(id)) => {
+        let sent = match request_id(mode, frame) {
+            Some(RequestId::Json(id)) => self.out.send(&json!({ "id": id, "error": error })),
+            Some(RequestId::V8(id)) => {
                 let error = serde_json::to_value(&error).map_or(v8::Value::Null, v8::Value::from);
                 self.out
                     .send(&v8::Value::object([("id", id), ("error", error)]))

@@ -7,17 +7,17 @@
 
 use std::mem;
 
-use super::bigint::BigInt;
 use super::error::Error;
 use super::key::{duplicate_key, Key, Occupied};
 use super::reader::Reader;
 use super::receiver::{
     Anchor, Array, ArrayBuffer, ArrayBufferView, Boxed, Date, ErrorKind, HostObject, JsError,
-    JsMap, JsSet, Object, Primitive, RegExp, SparseArray, ViewKind, REGEXP_VALID_FLAGS,
+    JsMap, JsSet, Object, RegExp, SparseArray,
 };
 use super::string::JsString;
 use super::tag;
 use super::value::Value;
+use super::wire::{self, ErrorPart, ErrorTags};
 
 /// Decodes one payload (header included, nothing after the value).
 pub(super) fn decode_payload(payload: &[u8], max_depth: usize) -> Result<Value, Error> {
@@ -27,7 +27,7 @@ pub(super) fn decode_payload(payload: &[u8], max_depth: usize) -> Result<Value, 
         max_depth,
         promised: 0,
     };
-    decoder.header()?;
+    wire::header(&mut decoder.r)?;
     let value = decoder.value()?;
     if decoder.r.remaining() > 0 {
         return Err(Error::TrailingBytes {
@@ -100,6 +100,7 @@ enum FrameKind {
 
 #[derive(Default)]
 struct ErrorParts {
+    tags: ErrorTags,
     kind: Option<ErrorKind>,
     message: Option<JsString>,
     stack: Option<JsString>,
@@ -206,130 +207,27 @@ fn property_or_end(r: &mut Reader<'_>, key: &mut Option<Key>, end: u8) -> Result
         r.tag()?;
         return Ok(Need::Close);
     }
-    *key = Some(read_key(r)?);
+    *key = Some(wire::key(r)?.to_key());
     Ok(Need::Value)
 }
 
-/// Error sub-tags up to the cause (whose value follows) or the end. Node 20
-/// reads them in any order; each may appear once.
+/// Error sub-tags up to the cause (whose value follows) or the end.
 fn error_sub_tags(r: &mut Reader<'_>, parts: &mut ErrorParts) -> Result<Need, Error> {
     loop {
-        let at = r.pos();
-        let sub = r.varint()?;
-        let repeated = Err(Error::BadErrorTag {
-            offset: at,
-            tag: sub,
-        });
-        let kind = match u8::try_from(sub).unwrap_or(0) {
-            tag::error::EVAL => ErrorKind::EvalError,
-            tag::error::RANGE => ErrorKind::RangeError,
-            tag::error::REFERENCE => ErrorKind::ReferenceError,
-            tag::error::SYNTAX => ErrorKind::SyntaxError,
-            tag::error::TYPE => ErrorKind::TypeError,
-            tag::error::URI => ErrorKind::UriError,
-            tag::error::MESSAGE if parts.message.is_none() => {
-                parts.message = Some(read_string(r)?);
-                continue;
-            }
-            tag::error::STACK if parts.stack.is_none() => {
+        match parts.tags.next(r)? {
+            ErrorPart::Kind(kind) => parts.kind = Some(kind),
+            ErrorPart::Message(s) => parts.message = Some(s.to_js_string()),
+            ErrorPart::Stack(s) => {
                 parts.cause_before_stack = parts.cause.is_some();
-                parts.stack = Some(read_string(r)?);
-                continue;
+                parts.stack = Some(s.to_js_string());
             }
-            tag::error::CAUSE if parts.cause.is_none() => return Ok(Need::Value),
-            tag::error::END => return Ok(Need::Close),
-            _ => return repeated,
-        };
-        if parts.kind.replace(kind).is_some() {
-            return repeated;
+            ErrorPart::Cause => return Ok(Need::Value),
+            ErrorPart::End => return Ok(Need::Close),
         }
     }
-}
-
-fn read_key(r: &mut Reader<'_>) -> Result<Key, Error> {
-    let (at, t) = r.tag()?;
-    Ok(match t {
-        tag::ONE_BYTE_STRING | tag::TWO_BYTE_STRING | tag::UTF8_STRING => {
-            Key::String(string_body(r, t, at)?)
-        }
-        tag::INT32 => Key::Int32(zigzag(r.varint_u32()?)),
-        tag::UINT32 => Key::Uint32(r.varint_u32()?),
-        tag::DOUBLE => Key::Double(r.double()?),
-        _ => return Err(Error::InvalidKey { offset: at, tag: t }),
-    })
-}
-
-/// A string where V8 requires one (RegExp source, Error message and stack,
-/// String object).
-fn read_string(r: &mut Reader<'_>) -> Result<JsString, Error> {
-    let (at, t) = r.tag()?;
-    match t {
-        tag::ONE_BYTE_STRING | tag::TWO_BYTE_STRING | tag::UTF8_STRING => string_body(r, t, at),
-        _ => Err(Error::ExpectedString { offset: at, tag: t }),
-    }
-}
-
-fn string_body(r: &mut Reader<'_>, t: u8, at: usize) -> Result<JsString, Error> {
-    let bytes = r.length_prefixed()?;
-    Ok(match t {
-        tag::ONE_BYTE_STRING => JsString::from_latin1(bytes),
-        tag::TWO_BYTE_STRING => {
-            if bytes.len() % 2 == 1 {
-                return Err(Error::OddTwoByteLength {
-                    offset: at,
-                    length: bytes.len() as u32,
-                });
-            }
-            let units = bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            JsString::from_two_byte_wire(units)
-        }
-        _ => match std::str::from_utf8(bytes) {
-            Ok(s) => JsString::from_utf8_wire(s.to_owned()),
-            Err(_) => return Err(Error::InvalidUtf8 { offset: at }),
-        },
-    })
-}
-
-fn zigzag(v: u32) -> i32 {
-    ((v >> 1) as i32) ^ -((v & 1) as i32)
-}
-
-/// The sign-and-length bitfield and digits of a BigInt.
-fn bigint_body(r: &mut Reader<'_>, at: usize) -> Result<BigInt, Error> {
-    let length_at = r.pos();
-    let bitfield = r.varint_u32()?;
-    // V8 keeps the byte length in bits 1 to 30; bit 31 would be dropped.
-    if bitfield >> 31 != 0 {
-        return Err(Error::BadBigInt { offset: at });
-    }
-    let digits = r.bytes(u64::from(bitfield >> 1), length_at)?;
-    if digits.is_empty() && bitfield & 1 == 1 {
-        return Err(Error::BadBigInt { offset: at });
-    }
-    Ok(BigInt::from_digits(bitfield & 1 == 1, digits.to_vec()))
 }
 
 impl Decoder<'_> {
-    fn header(&mut self) -> Result<(), Error> {
-        if self.r.byte().ok() != Some(tag::HEADER) {
-            return Err(Error::BadVersion {
-                offset: 0,
-                version: None,
-            });
-        }
-        let version = self.r.varint()?;
-        if !(tag::MIN_VERSION..=u64::from(tag::VERSION)).contains(&version) {
-            return Err(Error::BadVersion {
-                offset: 0,
-                version: Some(version),
-            });
-        }
-        Ok(())
-    }
-
     fn value(&mut self) -> Result<Value, Error> {
         let mut top = match self.begin(0)? {
             Begun::Value(v) => return Ok(v),
@@ -373,12 +271,7 @@ impl Decoder<'_> {
         slot: Slot,
         kind: FrameKind,
     ) -> Result<Begun, Error> {
-        if depth >= self.max_depth {
-            return Err(Error::TooDeep {
-                offset,
-                max_depth: self.max_depth,
-            });
-        }
+        wire::check_depth(depth, self.max_depth, offset)?;
         let id = self.allocate(slot);
         Ok(Begun::Frame(Frame { id, offset, kind }))
     }
@@ -389,41 +282,24 @@ impl Decoder<'_> {
         loop {
             let (at, t) = self.r.tag()?;
             let r = &mut self.r;
-            let v = match t {
-                tag::UNDEFINED => Value::Undefined,
-                tag::NULL => Value::Null,
-                tag::TRUE => Value::Bool(true),
-                tag::FALSE => Value::Bool(false),
-                tag::INT32 => Value::Int32(zigzag(r.varint_u32()?)),
-                tag::UINT32 => Value::Uint32(r.varint_u32()?),
-                tag::DOUBLE => Value::Double(r.double()?),
-                tag::BIGINT => Value::BigInt(bigint_body(r, at)?),
-                tag::ONE_BYTE_STRING | tag::TWO_BYTE_STRING | tag::UTF8_STRING => {
-                    Value::String(string_body(r, t, at)?)
-                }
+            if let Some(p) = wire::primitive(r, t, at)? {
+                return Ok(Begun::Value(p.into_value()));
+            }
+            return match t {
                 tag::VERIFY_OBJECT_COUNT => {
                     r.varint_u32()?;
                     continue;
                 }
-                tag::OBJECT_REFERENCE => return self.reference(at).map(Begun::Value),
+                tag::OBJECT_REFERENCE => self.reference(at).map(Begun::Value),
                 tag::BEGIN_OBJECT => {
                     let kind = FrameKind::Object {
                         properties: Vec::new(),
                         key: None,
                     };
-                    return self.open(depth, at, Slot::Open(None), kind);
+                    self.open(depth, at, Slot::Open(None), kind)
                 }
                 tag::BEGIN_DENSE_ARRAY => {
-                    let length_at = r.pos();
-                    let length = r.varint_u32()?;
-                    // Every element takes at least a byte, and the elements
-                    // that enclosing dense arrays still expect take others.
-                    if length as usize > r.remaining().saturating_sub(self.promised) {
-                        return Err(Error::LengthPastEnd {
-                            offset: length_at,
-                            length: u64::from(length),
-                        });
-                    }
+                    let length = wire::dense_length(r, self.promised)?;
                     self.promised += length as usize;
                     let elements = Vec::with_capacity(length as usize);
                     let kind = FrameKind::Dense {
@@ -432,7 +308,7 @@ impl Decoder<'_> {
                         properties: Vec::new(),
                         key: None,
                     };
-                    return self.open(depth, at, Slot::Open(None), kind);
+                    self.open(depth, at, Slot::Open(None), kind)
                 }
                 tag::BEGIN_SPARSE_ARRAY => {
                     let length = r.varint_u32()?;
@@ -441,129 +317,71 @@ impl Decoder<'_> {
                         properties: Vec::new(),
                         key: None,
                     };
-                    return self.open(depth, at, Slot::Open(None), kind);
+                    self.open(depth, at, Slot::Open(None), kind)
                 }
                 tag::BEGIN_MAP => {
                     let kind = FrameKind::Map {
                         entries: Vec::new(),
                         key: None,
                     };
-                    return self.open(depth, at, Slot::Open(None), kind);
+                    self.open(depth, at, Slot::Open(None), kind)
                 }
-                tag::BEGIN_SET => {
-                    return self.open(
-                        depth,
-                        at,
-                        Slot::Open(None),
-                        FrameKind::Set { values: Vec::new() },
-                    )
-                }
-                tag::ERROR => {
-                    return self.open(
-                        depth,
-                        at,
-                        Slot::Pending,
-                        FrameKind::Error(ErrorParts::default()),
-                    )
-                }
-                tag::HOST_OBJECT => {
-                    let sub_at = r.pos();
-                    match r.varint()? {
-                        tag::host::VIEW => {
-                            let index = r.varint()?;
-                            let kind = ViewKind::from_index(index).ok_or(Error::BadHostObject {
-                                offset: sub_at,
-                                reason: "unknown ArrayBufferView type index",
-                            })?;
-                            let bytes = r.length_prefixed()?.to_vec();
-                            return Ok(self.leaf(Value::from(ArrayBufferView::new(kind, bytes))));
-                        }
-                        tag::host::OTHER => {
-                            return self.open(
-                                depth,
-                                at,
-                                Slot::Pending,
-                                FrameKind::Host { value: None },
-                            )
-                        }
-                        _ => {
-                            return Err(Error::BadHostObject {
-                                offset: sub_at,
-                                reason: "sub-tag is neither 0 nor 1",
-                            })
-                        }
+                tag::BEGIN_SET => self.open(
+                    depth,
+                    at,
+                    Slot::Open(None),
+                    FrameKind::Set { values: Vec::new() },
+                ),
+                tag::ERROR => self.open(
+                    depth,
+                    at,
+                    Slot::Pending,
+                    FrameKind::Error(ErrorParts::default()),
+                ),
+                tag::HOST_OBJECT => match wire::host(r)? {
+                    wire::Host::View(kind, bytes) => {
+                        Ok(self.leaf(Value::from(ArrayBufferView::new(kind, bytes.to_vec()))))
                     }
-                }
+                    wire::Host::Other => {
+                        self.open(depth, at, Slot::Pending, FrameKind::Host { value: None })
+                    }
+                },
                 tag::DATE => {
                     let time = r.double()?;
-                    return Ok(self.leaf(Value::from(Date { anchor: None, time })));
+                    Ok(self.leaf(Value::from(Date { anchor: None, time })))
                 }
                 tag::REGEXP => {
-                    let source = read_string(r)?;
-                    let flags = r.varint_u32()?;
-                    if flags & !REGEXP_VALID_FLAGS != 0 {
-                        return Err(Error::InvalidRegExpFlags { offset: at, flags });
-                    }
-                    return Ok(self.leaf(Value::from(RegExp {
+                    let (source, flags) = wire::regexp(r, at)?;
+                    Ok(self.leaf(Value::from(RegExp {
                         anchor: None,
-                        source,
+                        source: source.to_js_string(),
                         flags,
-                    })));
+                    })))
                 }
                 tag::ARRAY_BUFFER | tag::RESIZABLE_ARRAY_BUFFER => {
-                    let length_at = r.pos();
-                    let length = r.varint_u32()?;
-                    let max_byte_length = if t == tag::RESIZABLE_ARRAY_BUFFER {
-                        let max = r.varint_u32()?;
-                        if length > max {
-                            return Err(Error::CountMismatch {
-                                offset: length_at,
-                                declared: max,
-                                actual: u64::from(length),
-                            });
-                        }
-                        Some(max)
-                    } else {
-                        None
-                    };
-                    let bytes = r.bytes(u64::from(length), length_at)?.to_vec();
-                    // V8 reads a `V` right after a buffer as a view onto it;
-                    // Node frames views as host objects and never writes it.
-                    if let Some(offset) = r.upcoming(tag::ARRAY_BUFFER_VIEW) {
-                        return Err(Error::UnsupportedTag {
-                            offset,
-                            tag: tag::ARRAY_BUFFER_VIEW,
-                        });
-                    }
-                    return Ok(self.leaf(Value::from(ArrayBuffer {
+                    let (bytes, max_byte_length) = wire::array_buffer(r, t)?;
+                    Ok(self.leaf(Value::from(ArrayBuffer {
                         anchor: None,
-                        bytes,
+                        bytes: bytes.to_vec(),
                         max_byte_length,
-                    })));
+                    })))
                 }
                 tag::TRUE_OBJECT
                 | tag::FALSE_OBJECT
                 | tag::NUMBER_OBJECT
                 | tag::BIGINT_OBJECT
                 | tag::STRING_OBJECT => {
-                    let value = match t {
-                        tag::TRUE_OBJECT => Primitive::Bool(true),
-                        tag::FALSE_OBJECT => Primitive::Bool(false),
-                        tag::NUMBER_OBJECT => Primitive::Number(r.double()?),
-                        tag::BIGINT_OBJECT => Primitive::BigInt(bigint_body(r, at)?),
-                        _ => Primitive::String(read_string(r)?),
-                    };
-                    return Ok(self.leaf(Value::from(Boxed {
+                    let value = wire::boxed(r, t, at)?.to_primitive();
+                    Ok(self.leaf(Value::from(Boxed {
                         anchor: None,
                         value,
-                    })));
+                    })))
                 }
                 t if tag::UNSUPPORTED.contains(&t) => {
-                    return Err(Error::UnsupportedTag { offset: at, tag: t })
+                    Err(Error::UnsupportedTag { offset: at, tag: t })
                 }
-                t => return Err(Error::UnknownTag { offset: at, tag: t }),
+                t => Err(Error::UnknownTag { offset: at, tag: t }),
             };
-            return Ok(Begun::Value(v));
         }
     }
 
@@ -665,16 +483,7 @@ impl Decoder<'_> {
 
     /// Reads a count or length from a trailer and checks it against `actual`.
     fn count(&mut self, actual: usize) -> Result<(), Error> {
-        let at = self.r.pos();
-        let declared = self.r.varint_u32()?;
-        if declared as usize != actual {
-            return Err(Error::CountMismatch {
-                offset: at,
-                declared,
-                actual: actual as u64,
-            });
-        }
-        Ok(())
+        wire::count(&mut self.r, actual as u64)
     }
 }
 

@@ -66,10 +66,12 @@ mod string;
 mod tag;
 mod value;
 mod walk;
+mod wire;
 
 pub use bigint::BigInt;
 pub use error::Error;
 pub use key::Key;
+pub(crate) use probe::leading_member;
 pub use probe::{probe, probe_with, Field, Member, Probe, Shape};
 pub use receiver::{
     Anchor, Array, ArrayBuffer, ArrayBufferView, Boxed, Date, ErrorKind, HostObject, JsError,

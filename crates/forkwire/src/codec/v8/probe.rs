@@ -5,8 +5,9 @@
 //! [`decode`](super::decode) builds a [`Value`] of 40 bytes or more for every
 //! value in the payload, one-byte `null`s included: reading an envelope's
 //! `id` that way costs up to 40 times the payload. The probe walks the same
-//! bytes with the same checks on an explicit stack (one small frame per open
-//! container, at most [`Limits::max_depth`](super::Limits::max_depth)) and
+//! bytes with the same checks (read by the same functions, in `wire.rs`)
+//! on an explicit stack (one small frame per open container, at most
+//! [`Limits::max_depth`](super::Limits::max_depth)) and
 //! keeps only the members it was asked for; an object member is reported as
 //! such without being built, so shared references cannot make it expand.
 //!
@@ -16,14 +17,12 @@
 //! when it is one of the names asked for, an array's `length`, or an index
 //! that a dense array's element holds (unless holes surround it).
 
-use super::bigint::BigInt;
 use super::error::Error;
 use super::number::{f64_array_index, js_number_to_string, parse_array_index};
 use super::reader::Reader;
-use super::receiver::{ViewKind, REGEXP_VALID_FLAGS};
-use super::string::JsString;
 use super::tag;
 use super::value::Value;
+use super::wire::{self, ErrorPart, ErrorTags, WireKey, WireString};
 use super::Limits;
 
 /// A member for [`probe_with`] to read: a property name and, optionally, the
@@ -227,7 +226,7 @@ pub fn probe_with(payload: &[u8], fields: &[Field<'_>], limits: &Limits) -> Resu
                 .collect(),
         },
     };
-    walker.header()?;
+    wire::header(&mut walker.r)?;
     walker.value()?;
     if walker.r.remaining() > 0 {
         return Err(Error::TrailingBytes {
@@ -235,6 +234,28 @@ pub fn probe_with(payload: &[u8], fields: &[Field<'_>], limits: &Limits) -> Resu
         });
     }
     Ok(walker.probe)
+}
+
+/// The member `name` of a payload's top-level object, read from the front
+/// of a payload that need not decode as a whole (one nested deeper than
+/// the decoder goes, say, or broken further on): found when it is the
+/// object's first property and a number or a string, as the `id` of every
+/// request the pool or `child.send({id, ...})` writes. The format version
+/// is not checked.
+pub(crate) fn leading_member(payload: &[u8], name: &str) -> Option<Value> {
+    let mut r = Reader::new(payload);
+    if r.byte().ok()? != tag::HEADER {
+        return None;
+    }
+    r.varint().ok()?;
+    if r.tag().ok()?.1 != tag::BEGIN_OBJECT || !key_is(wire::key(&mut r).ok()?, &Name::new(name)) {
+        return None;
+    }
+    let (at, t) = r.tag().ok()?;
+    match wire::primitive(&mut r, t, at).ok()??.into_value() {
+        v @ (Value::Int32(_) | Value::Uint32(_) | Value::Double(_) | Value::String(_)) => Some(v),
+        _ => None,
+    }
 }
 
 /// A name asked for, with what numeric keys would spell it.
@@ -260,75 +281,69 @@ impl<'a> Name<'a> {
     }
 }
 
-/// A property key as read, borrowed from the payload.
-enum WireKey<'p> {
-    /// A string key: its tag and body (already checked).
-    String(u8, &'p [u8]),
-    /// A number key (`I`, `U` or `N`).
-    Number(f64),
+/// Whether the key names the property `name` (as [`Key::is`]).
+///
+/// [`Key::is`]: super::Key::is
+fn key_is(key: WireKey<'_>, name: &Name<'_>) -> bool {
+    let x = match key {
+        WireKey::String(s) => return string_is(s, name.text),
+        WireKey::Int32(n) => f64::from(n),
+        WireKey::Uint32(n) => f64::from(n),
+        WireKey::Double(x) => x,
+    };
+    name.number
+        .is_some_and(|n| n == x || (n.is_nan() && x.is_nan()))
 }
 
-impl WireKey<'_> {
-    /// Whether the key names the property `name` (as [`Key::is`]).
-    ///
-    /// [`Key::is`]: super::Key::is
-    fn is(&self, name: &Name<'_>) -> bool {
-        match *self {
-            WireKey::String(t, bytes) => string_is(t, bytes, name.text),
-            WireKey::Number(x) => name
-                .number
-                .is_some_and(|n| n == x || (n.is_nan() && x.is_nan())),
+/// The array index the key denotes.
+fn key_index(key: WireKey<'_>) -> Option<u32> {
+    let s = match key {
+        WireKey::String(s) => s,
+        WireKey::Int32(n) => return f64_array_index(f64::from(n)),
+        WireKey::Uint32(n) => return f64_array_index(f64::from(n)),
+        WireKey::Double(x) => return f64_array_index(x),
+    };
+    // An index has at most 10 ASCII digits.
+    let mut digits = [0u8; 10];
+    let mut n = 0;
+    let mut push = |unit: u16| match u8::try_from(unit) {
+        Ok(b) if b.is_ascii_digit() && n < digits.len() => {
+            digits[n] = b;
+            n += 1;
+            true
         }
+        _ => false,
+    };
+    let all = match s {
+        WireString::TwoByte(bytes) => bytes
+            .chunks_exact(2)
+            .all(|c| push(u16::from_le_bytes([c[0], c[1]]))),
+        WireString::OneByte(bytes) => bytes.iter().all(|&b| push(u16::from(b))),
+        WireString::Utf8(text) => text.bytes().all(|b| push(u16::from(b))),
+    };
+    if !all {
+        return None;
     }
-
-    /// The array index the key denotes.
-    fn index(&self) -> Option<u32> {
-        match *self {
-            WireKey::Number(x) => f64_array_index(x),
-            WireKey::String(t, bytes) => {
-                // An index has at most 10 ASCII digits.
-                let mut digits = [0u8; 10];
-                let mut n = 0;
-                let mut push = |unit: u16| match u8::try_from(unit) {
-                    Ok(b) if b.is_ascii_digit() && n < digits.len() => {
-                        digits[n] = b;
-                        n += 1;
-                        true
-                    }
-                    _ => false,
-                };
-                let all = match t {
-                    tag::TWO_BYTE_STRING => bytes
-                        .chunks_exact(2)
-                        .all(|c| push(u16::from_le_bytes([c[0], c[1]]))),
-                    _ => bytes.iter().all(|&b| push(u16::from(b))),
-                };
-                if !all {
-                    return None;
-                }
-                std::str::from_utf8(&digits[..n])
-                    .ok()
-                    .and_then(parse_array_index)
-            }
-        }
-    }
+    std::str::from_utf8(&digits[..n])
+        .ok()
+        .and_then(parse_array_index)
 }
 
 /// Whether a checked string body has exactly the text `name`.
-fn string_is(t: u8, bytes: &[u8], name: &str) -> bool {
-    match t {
-        tag::ONE_BYTE_STRING => {
+fn string_is(s: WireString<'_>, name: &str) -> bool {
+    match s {
+        WireString::OneByte(bytes) => {
             let mut chars = name.chars();
             bytes.iter().all(|&b| chars.next() == Some(char::from(b))) && chars.next().is_none()
         }
-        tag::TWO_BYTE_STRING => {
+        WireString::TwoByte(bytes) => {
             let mut units = name.encode_utf16();
             bytes
                 .chunks_exact(2)
                 .all(|c| units.next() == Some(u16::from_le_bytes([c[0], c[1]])))
                 && units.next().is_none()
         }
-        _ => bytes == name.as_bytes(),
+        WireString::Utf8(text) => text == name,
     }
 }
 
@@ -384,11 +399,7 @@ enum State {
     Set {
         values: u64,
     },
-    Error {
-        kind: bool,
-        message: bool,
-        stack: bool,
-    },
+    Error(ErrorTags),
     Host {
         /// Whether the value carried was an object, once read.
         carried: Option<bool>,
@@ -421,28 +432,7 @@ struct Walker<'p, 'q> {
     probe: Probe,
 }
 
-fn zigzag(v: u32) -> i32 {
-    ((v >> 1) as i32) ^ -((v & 1) as i32)
-}
-
 impl Walker<'_, '_> {
-    fn header(&mut self) -> Result<(), Error> {
-        if self.r.byte().ok() != Some(tag::HEADER) {
-            return Err(Error::BadVersion {
-                offset: 0,
-                version: None,
-            });
-        }
-        let version = self.r.varint()?;
-        if !(tag::MIN_VERSION..=u64::from(tag::VERSION)).contains(&version) {
-            return Err(Error::BadVersion {
-                offset: 0,
-                version: Some(version),
-            });
-        }
-        Ok(())
-    }
-
     fn value(&mut self) -> Result<(), Error> {
         let mut top = match self.begin(0, Dest::Top)? {
             Begun::Done(_) => return Ok(()),
@@ -557,12 +547,7 @@ impl Walker<'_, '_> {
         state: State,
         dest: Dest,
     ) -> Result<Begun, Error> {
-        if depth >= self.max_depth {
-            return Err(Error::TooDeep {
-                offset,
-                max_depth: self.max_depth,
-            });
-        }
+        wire::check_depth(depth, self.max_depth, offset)?;
         let id = self.next_id;
         self.next_id += 1;
         let (holder, child) = match state {
@@ -599,28 +584,20 @@ impl Walker<'_, '_> {
     /// Reads one value's tag and either the whole value or the opening of a
     /// container; `depth` is the number of containers already open.
     fn begin(&mut self, depth: usize, dest: Dest) -> Result<Begun, Error> {
-        let build = Self::wanted(dest);
         loop {
             let (at, t) = self.r.tag()?;
             let r = &mut self.r;
-            let v = match t {
-                tag::UNDEFINED => Value::Undefined,
-                tag::NULL => Value::Null,
-                tag::TRUE => Value::Bool(true),
-                tag::FALSE => Value::Bool(false),
-                tag::INT32 => Value::Int32(zigzag(r.varint_u32()?)),
-                tag::UINT32 => Value::Uint32(r.varint_u32()?),
-                tag::DOUBLE => Value::Double(r.double()?),
-                tag::BIGINT => match bigint_body(r, at, build)? {
-                    Some(b) => Value::BigInt(b),
-                    None => Value::Undefined,
-                },
-                tag::ONE_BYTE_STRING | tag::TWO_BYTE_STRING | tag::UTF8_STRING => {
-                    match string_body(r, t, at, build)? {
-                        Some(s) => Value::String(s),
-                        None => Value::Undefined,
-                    }
-                }
+            if let Some(p) = wire::primitive(r, t, at)? {
+                // Built only where it is kept.
+                let v = if Self::wanted(dest) {
+                    p.into_value()
+                } else {
+                    Value::Undefined
+                };
+                self.primitive(dest, v);
+                return Ok(Begun::Done(false));
+            }
+            return match t {
                 tag::VERIFY_OBJECT_COUNT => {
                     r.varint_u32()?;
                     continue;
@@ -633,18 +610,11 @@ impl Walker<'_, '_> {
                         return Err(Error::BadReference { offset: at, id });
                     }
                     self.object(dest, Shape::Reference);
-                    return Ok(Begun::Done(true));
+                    Ok(Begun::Done(true))
                 }
-                tag::BEGIN_OBJECT => return self.open(depth, at, State::Object, dest),
+                tag::BEGIN_OBJECT => self.open(depth, at, State::Object, dest),
                 tag::BEGIN_DENSE_ARRAY => {
-                    let length_at = r.pos();
-                    let length = r.varint_u32()?;
-                    if length as usize > r.remaining().saturating_sub(self.promised) {
-                        return Err(Error::LengthPastEnd {
-                            offset: length_at,
-                            length: u64::from(length),
-                        });
-                    }
+                    let length = wire::dense_length(r, self.promised)?;
                     self.promised += length as usize;
                     let state = State::Dense {
                         length,
@@ -653,99 +623,44 @@ impl Walker<'_, '_> {
                         first_hole: 0,
                         last_hole: 0,
                     };
-                    return self.open(depth, at, state, dest);
+                    self.open(depth, at, state, dest)
                 }
                 tag::BEGIN_SPARSE_ARRAY => {
                     let length = r.varint_u32()?;
-                    return self.open(depth, at, State::Sparse { length }, dest);
+                    self.open(depth, at, State::Sparse { length }, dest)
                 }
-                tag::BEGIN_MAP => return self.open(depth, at, State::Map { children: 0 }, dest),
-                tag::BEGIN_SET => return self.open(depth, at, State::Set { values: 0 }, dest),
-                tag::ERROR => {
-                    let state = State::Error {
-                        kind: false,
-                        message: false,
-                        stack: false,
-                    };
-                    return self.open(depth, at, state, dest);
-                }
-                tag::HOST_OBJECT => {
-                    let sub_at = r.pos();
-                    return match r.varint()? {
-                        tag::host::VIEW => {
-                            let index = r.varint()?;
-                            if ViewKind::from_index(index).is_none() {
-                                return Err(Error::BadHostObject {
-                                    offset: sub_at,
-                                    reason: "unknown ArrayBufferView type index",
-                                });
-                            }
-                            r.length_prefixed()?;
-                            Ok(self.leaf(dest))
-                        }
-                        tag::host::OTHER => {
-                            self.open(depth, at, State::Host { carried: None }, dest)
-                        }
-                        _ => Err(Error::BadHostObject {
-                            offset: sub_at,
-                            reason: "sub-tag is neither 0 nor 1",
-                        }),
-                    };
-                }
+                tag::BEGIN_MAP => self.open(depth, at, State::Map { children: 0 }, dest),
+                tag::BEGIN_SET => self.open(depth, at, State::Set { values: 0 }, dest),
+                tag::ERROR => self.open(depth, at, State::Error(ErrorTags::default()), dest),
+                tag::HOST_OBJECT => match wire::host(r)? {
+                    wire::Host::View(..) => Ok(self.leaf(dest)),
+                    wire::Host::Other => self.open(depth, at, State::Host { carried: None }, dest),
+                },
                 tag::DATE => {
                     r.double()?;
-                    return Ok(self.leaf(dest));
+                    Ok(self.leaf(dest))
                 }
                 tag::REGEXP => {
-                    read_string(r)?;
-                    let flags = r.varint_u32()?;
-                    if flags & !REGEXP_VALID_FLAGS != 0 {
-                        return Err(Error::InvalidRegExpFlags { offset: at, flags });
-                    }
-                    return Ok(self.leaf(dest));
+                    wire::regexp(r, at)?;
+                    Ok(self.leaf(dest))
                 }
                 tag::ARRAY_BUFFER | tag::RESIZABLE_ARRAY_BUFFER => {
-                    let length_at = r.pos();
-                    let length = r.varint_u32()?;
-                    if t == tag::RESIZABLE_ARRAY_BUFFER {
-                        let max = r.varint_u32()?;
-                        if length > max {
-                            return Err(Error::CountMismatch {
-                                offset: length_at,
-                                declared: max,
-                                actual: u64::from(length),
-                            });
-                        }
-                    }
-                    r.bytes(u64::from(length), length_at)?;
-                    if let Some(offset) = r.upcoming(tag::ARRAY_BUFFER_VIEW) {
-                        return Err(Error::UnsupportedTag {
-                            offset,
-                            tag: tag::ARRAY_BUFFER_VIEW,
-                        });
-                    }
-                    return Ok(self.leaf(dest));
+                    wire::array_buffer(r, t)?;
+                    Ok(self.leaf(dest))
                 }
-                tag::TRUE_OBJECT | tag::FALSE_OBJECT => return Ok(self.leaf(dest)),
-                tag::NUMBER_OBJECT => {
-                    r.double()?;
-                    return Ok(self.leaf(dest));
-                }
-                tag::BIGINT_OBJECT => {
-                    bigint_body(r, at, false)?;
-                    return Ok(self.leaf(dest));
-                }
-                tag::STRING_OBJECT => {
-                    read_string(r)?;
-                    return Ok(self.leaf(dest));
+                tag::TRUE_OBJECT
+                | tag::FALSE_OBJECT
+                | tag::NUMBER_OBJECT
+                | tag::BIGINT_OBJECT
+                | tag::STRING_OBJECT => {
+                    wire::boxed(r, t, at)?;
+                    Ok(self.leaf(dest))
                 }
                 t if tag::UNSUPPORTED.contains(&t) => {
-                    return Err(Error::UnsupportedTag { offset: at, tag: t })
+                    Err(Error::UnsupportedTag { offset: at, tag: t })
                 }
-                t => return Err(Error::UnknownTag { offset: at, tag: t }),
+                t => Err(Error::UnknownTag { offset: at, tag: t }),
             };
-            self.primitive(dest, v);
-            return Ok(Begun::Done(false));
         }
     }
 
@@ -807,43 +722,13 @@ impl Walker<'_, '_> {
                     Need::Value
                 })
             }
-            State::Error {
-                kind,
-                message,
-                stack,
-            } => {
+            State::Error(tags) => {
                 f.child = Dest::Skip;
                 loop {
-                    let at = self.r.pos();
-                    let sub = self.r.varint()?;
-                    let repeated = Err(Error::BadErrorTag {
-                        offset: at,
-                        tag: sub,
-                    });
-                    match u8::try_from(sub).unwrap_or(0) {
-                        tag::error::EVAL
-                        | tag::error::RANGE
-                        | tag::error::REFERENCE
-                        | tag::error::SYNTAX
-                        | tag::error::TYPE
-                        | tag::error::URI => {
-                            if std::mem::replace(kind, true) {
-                                return repeated;
-                            }
-                        }
-                        tag::error::MESSAGE if !*message => {
-                            *message = true;
-                            read_string(&mut self.r)?;
-                        }
-                        tag::error::STACK if !*stack => {
-                            *stack = true;
-                            read_string(&mut self.r)?;
-                        }
-                        // At most one cause: `accept` counts it in
-                        // `properties`.
-                        tag::error::CAUSE if f.properties == 0 => return Ok(Need::Value),
-                        tag::error::END => return Ok(Need::Close),
-                        _ => return repeated,
+                    match tags.next(&mut self.r)? {
+                        ErrorPart::Kind(_) | ErrorPart::Message(_) | ErrorPart::Stack(_) => {}
+                        ErrorPart::Cause => return Ok(Need::Value),
+                        ErrorPart::End => return Ok(Need::Close),
                     }
                 }
             }
@@ -861,7 +746,7 @@ impl Walker<'_, '_> {
             self.r.tag()?;
             return Ok(Need::Close);
         }
-        let key = read_key(&mut self.r)?;
+        let key = wire::key(&mut self.r)?;
         f.child = Dest::Skip;
         let array = match f.state {
             State::Dense {
@@ -878,10 +763,10 @@ impl Walker<'_, '_> {
             // Arrays own `length`, and a dense array the indexes of its
             // elements (known without storing them unless holes surround
             // the index).
-            if matches!(key, WireKey::String(t, bytes) if string_is(t, bytes, "length")) {
+            if matches!(key, WireKey::String(s) if string_is(s, "length")) {
                 f.duplicate.get_or_insert_with(|| "length".to_owned());
             }
-            if let (Some((length, holes, first, last)), Some(i)) = (dense, key.index()) {
+            if let (Some((length, holes, first, last)), Some(i)) = (dense, key_index(key)) {
                 // Between the first and last hole an index may be either.
                 if i < length && (holes == 0 || i < first || i > last) {
                     f.duplicate.get_or_insert_with(|| i.to_string());
@@ -889,7 +774,7 @@ impl Walker<'_, '_> {
             }
         }
         if let Some(h) = f.holder {
-            if let Some(k) = self.names(h).iter().position(|n| key.is(n)) {
+            if let Some(k) = self.names(h).iter().position(|n| key_is(key, n)) {
                 let dest = Self::dest(h, k);
                 if self.is_present(dest) {
                     let name = self.names(h)[k].text.to_owned();
@@ -912,7 +797,7 @@ impl Walker<'_, '_> {
             State::Map { children } => *children += 1,
             State::Set { values } => *values += 1,
             State::Host { carried } => *carried = Some(object),
-            // A property, or an Error's cause (counted to refuse a second).
+            // A property, or an Error's cause.
             _ => f.properties += 1,
         }
     }
@@ -952,95 +837,8 @@ impl Walker<'_, '_> {
 
     /// Reads a count or length from a trailer and checks it against `actual`.
     fn count(&mut self, actual: u64) -> Result<(), Error> {
-        let at = self.r.pos();
-        let declared = self.r.varint_u32()?;
-        if u64::from(declared) != actual {
-            return Err(Error::CountMismatch {
-                offset: at,
-                declared,
-                actual,
-            });
-        }
-        Ok(())
+        wire::count(&mut self.r, actual)
     }
-}
-
-fn read_key<'p>(r: &mut Reader<'p>) -> Result<WireKey<'p>, Error> {
-    let (at, t) = r.tag()?;
-    Ok(match t {
-        tag::ONE_BYTE_STRING | tag::TWO_BYTE_STRING | tag::UTF8_STRING => {
-            WireKey::String(t, checked_string(r, t, at)?)
-        }
-        tag::INT32 => WireKey::Number(f64::from(zigzag(r.varint_u32()?))),
-        tag::UINT32 => WireKey::Number(f64::from(r.varint_u32()?)),
-        tag::DOUBLE => WireKey::Number(r.double()?),
-        _ => return Err(Error::InvalidKey { offset: at, tag: t }),
-    })
-}
-
-/// A string where V8 requires one (RegExp source, Error message and stack,
-/// String object), checked and skipped.
-fn read_string(r: &mut Reader<'_>) -> Result<(), Error> {
-    let (at, t) = r.tag()?;
-    match t {
-        tag::ONE_BYTE_STRING | tag::TWO_BYTE_STRING | tag::UTF8_STRING => {
-            checked_string(r, t, at).map(drop)
-        }
-        _ => Err(Error::ExpectedString { offset: at, tag: t }),
-    }
-}
-
-/// A string body, checked as the decoder checks it, not copied.
-fn checked_string<'p>(r: &mut Reader<'p>, t: u8, at: usize) -> Result<&'p [u8], Error> {
-    let bytes = r.length_prefixed()?;
-    match t {
-        tag::TWO_BYTE_STRING if bytes.len() % 2 == 1 => Err(Error::OddTwoByteLength {
-            offset: at,
-            length: bytes.len() as u32,
-        }),
-        tag::UTF8_STRING if std::str::from_utf8(bytes).is_err() => {
-            Err(Error::InvalidUtf8 { offset: at })
-        }
-        _ => Ok(bytes),
-    }
-}
-
-/// A string body, checked, and built when `build`.
-fn string_body(
-    r: &mut Reader<'_>,
-    t: u8,
-    at: usize,
-    build: bool,
-) -> Result<Option<JsString>, Error> {
-    let bytes = checked_string(r, t, at)?;
-    if !build {
-        return Ok(None);
-    }
-    Ok(Some(match t {
-        tag::ONE_BYTE_STRING => JsString::from_latin1(bytes),
-        tag::TWO_BYTE_STRING => JsString::from_two_byte_wire(
-            bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect(),
-        ),
-        _ => JsString::from_utf8_wire(String::from_utf8_lossy(bytes).into_owned()),
-    }))
-}
-
-/// The sign-and-length bitfield and digits of a BigInt, checked, and built
-/// when `build`.
-fn bigint_body(r: &mut Reader<'_>, at: usize, build: bool) -> Result<Option<BigInt>, Error> {
-    let length_at = r.pos();
-    let bitfield = r.varint_u32()?;
-    if bitfield >> 31 != 0 {
-        return Err(Error::BadBigInt { offset: at });
-    }
-    let digits = r.bytes(u64::from(bitfield >> 1), length_at)?;
-    if digits.is_empty() && bitfield & 1 == 1 {
-        return Err(Error::BadBigInt { offset: at });
-    }
-    Ok(build.then(|| BigInt::from_digits(bitfield & 1 == 1, digits.to_vec())))
 }
 
 #[cfg(test)]
@@ -1077,30 +875,32 @@ mod tests {
         ];
         for (text, index) in cases {
             let units = two_byte(text);
+            assert_eq!(key_index(WireKey::String(WireString::Utf8(text))), index);
             assert_eq!(
-                WireKey::String(tag::UTF8_STRING, text.as_bytes()).index(),
+                key_index(WireKey::String(WireString::TwoByte(&units))),
                 index
             );
-            assert_eq!(WireKey::String(tag::TWO_BYTE_STRING, &units).index(), index);
         }
-        assert_eq!(WireKey::String(tag::ONE_BYTE_STRING, b"3").index(), Some(3));
-        assert_eq!(WireKey::Number(-0.0).index(), Some(0));
-        assert_eq!(WireKey::Number(1.5).index(), None);
+        assert_eq!(
+            key_index(WireKey::String(WireString::OneByte(b"3"))),
+            Some(3)
+        );
+        assert_eq!(key_index(WireKey::Double(-0.0)), Some(0));
+        assert_eq!(key_index(WireKey::Double(1.5)), None);
     }
 
     #[test]
     fn string_keys_compare_as_text() {
-        assert!(string_is(tag::ONE_BYTE_STRING, b"h\xe9", "h\u{e9}"));
-        assert!(!string_is(tag::ONE_BYTE_STRING, b"h\xc3\xa9", "h\u{e9}"));
-        assert!(string_is(tag::UTF8_STRING, "h\u{e9}".as_bytes(), "h\u{e9}"));
+        assert!(string_is(WireString::OneByte(b"h\xe9"), "h\u{e9}"));
+        assert!(!string_is(WireString::OneByte(b"h\xc3\xa9"), "h\u{e9}"));
+        assert!(string_is(WireString::Utf8("h\u{e9}"), "h\u{e9}"));
         assert!(string_is(
-            tag::TWO_BYTE_STRING,
-            &[0x3d, 0xd8, 0x00, 0xde],
+            WireString::TwoByte(&[0x3d, 0xd8, 0x00, 0xde]),
             "\u{1f600}"
         ));
         // A lone surrogate names no Rust string.
-        assert!(!string_is(tag::TWO_BYTE_STRING, &[0x3d, 0xd8], "\u{fffd}"));
-        assert!(!string_is(tag::ONE_BYTE_STRING, b"ab", "a"));
-        assert!(!string_is(tag::ONE_BYTE_STRING, b"a", "ab"));
+        assert!(!string_is(WireString::TwoByte(&[0x3d, 0xd8]), "\u{fffd}"));
+        assert!(!string_is(WireString::OneByte(b"ab"), "a"));
+        assert!(!string_is(WireString::OneByte(b"a"), "ab"));
     }
 }
