@@ -33,6 +33,13 @@ const FLUSH_AT = 1024;
 // The type of a request that carries many items (see forkwire::serve).
 const BATCH_TYPE = 'forkwire:batch';
 
+/** A payload that could not be deserialized, and the error its request gets. */
+class Undecodable {
+  constructor(message, cause, workerId) {
+    this.error = new ForkwireError(message, codes.PROTOCOL, { cause, workerId });
+  }
+}
+
 class WorkerPool extends EventEmitter {
   #native = null;
   #startError = null;
@@ -400,29 +407,26 @@ class WorkerPool extends EventEmitter {
     else this.#keepAlive.unref();
   }
 
-  #decode(kind, payload, frames, member) {
+  /**
+   * One item's payload as a value: json payloads arrive parsed with the
+   * batch; advanced ones are deserialized here. A payload V8 refuses (the
+   * engine checks the envelope, not every value V8 would reject) is
+   * reported as a protocol error of its worker and comes back as a
+   * ForkwireError instance, so one bad reply costs only its own request,
+   * never the batch: callers tell the two apart with `instanceof
+   * Undecodable`.
+   */
+  #decode(kind, payload, frames, member, worker) {
     if (kind & FLAG_UNDEFINED) return undefined;
-    if (kind & FLAG_FRAME) {
+    if (!(kind & FLAG_FRAME)) return payload;
+    try {
       const whole = advancedDecode(frames[payload]);
       return member === undefined ? whole : whole?.[member];
-    }
-    return payload;
-  }
-
-  /**
-   * Decodes one item's payload. A payload V8 refuses (the engine checks
-   * the envelope, not every value V8 would reject) is reported as a
-   * protocol error of its worker and comes back as a ForkwireError, so one
-   * bad reply costs only its own request, never the batch.
-   */
-  #decodeOrError(kind, payload, frames, member, worker) {
-    try {
-      return { ok: true, value: this.#decode(kind, payload, frames, member) };
     } catch (err) {
       const workerId = worker >= 0 ? worker : undefined;
       const message = `worker ${workerId ?? '?'}: a message that cannot be deserialized: ${err.message}`;
       this.#emit('protocolError', { workerId, message });
-      return { ok: false, value: new ForkwireError(message, codes.PROTOCOL, { cause: err, workerId }) };
+      return new Undecodable(message, err, workerId);
     }
   }
 
@@ -437,13 +441,14 @@ class WorkerPool extends EventEmitter {
       const worker = items[i + 3];
       switch (kind & 15) {
         case RESULT: {
-          const { ok, value } = this.#decodeOrError(kind, payload, frames, 'result', worker);
-          this.#settle(id, ok, value);
+          const value = this.#decode(kind, payload, frames, 'result', worker);
+          if (value instanceof Undecodable) this.#settle(id, false, value.error);
+          else this.#settle(id, true, value);
           break;
         }
         case REMOTE_ERROR: {
-          const { ok, value } = this.#decodeOrError(kind, payload, frames, 'error', worker);
-          this.#settle(id, false, ok ? new WorkerError(value, worker) : value);
+          const value = this.#decode(kind, payload, frames, 'error', worker);
+          this.#settle(id, false, value instanceof Undecodable ? value.error : new WorkerError(value, worker));
           break;
         }
         case FAILED:
@@ -452,13 +457,13 @@ class WorkerPool extends EventEmitter {
         case PROGRESS: {
           const onProgress = this.#pending.get(id)?.onProgress;
           if (!onProgress) break;
-          const { ok, value } = this.#decodeOrError(kind, payload, frames, 'progress', worker);
-          if (ok) this.#guard(onProgress, value);
+          const value = this.#decode(kind, payload, frames, 'progress', worker);
+          if (!(value instanceof Undecodable)) this.#guard(onProgress, value);
           break;
         }
         case MESSAGE: {
-          const { ok, value } = this.#decodeOrError(kind, payload, frames, undefined, id);
-          if (ok) this.#emit('message', value, id);
+          const value = this.#decode(kind, payload, frames, undefined, id);
+          if (!(value instanceof Undecodable)) this.#emit('message', value, id);
           break;
         }
         case EXIT:

@@ -17,7 +17,7 @@ use parking_lot::{Condvar, Mutex};
 use serde_json::json;
 use std::collections::VecDeque;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The JS callback that drains the inbox: weak, so it never keeps the
@@ -78,6 +78,8 @@ pub struct Inbox {
     room: Condvar,
     /// Bytes past which readers wait.
     limit: usize,
+    /// `Waiting::bytes`, readable without the lock.
+    waiting_bytes: AtomicUsize,
     /// Set when JS will never drain again: readers stop waiting.
     abandoned: AtomicBool,
     scheduled: AtomicBool,
@@ -94,6 +96,7 @@ impl Inbox {
             batch: Mutex::new(Waiting::default()),
             room: Condvar::new(),
             limit,
+            waiting_bytes: AtomicUsize::new(0),
             abandoned: AtomicBool::new(false),
             scheduled: AtomicBool::new(false),
             wake,
@@ -101,7 +104,12 @@ impl Inbox {
     }
 
     /// Blocks a reader thread while more than `limit` bytes wait for JS.
+    /// Called before every frame a reader takes: the common case (room)
+    /// is one atomic load, without the lock.
     pub fn wait_for_room(&self) {
+        if self.waiting_bytes.load(Ordering::Relaxed) <= self.limit {
+            return;
+        }
         let mut b = self.batch.lock();
         while b.bytes > self.limit && !self.abandoned.load(Ordering::Acquire) {
             self.room.wait_for(&mut b, ROOM_POLL);
@@ -159,6 +167,7 @@ impl Inbox {
             }
             let _ = write!(json, ",{worker}");
             *bytes += b.bytes() - before;
+            self.waiting_bytes.store(*bytes, Ordering::Relaxed);
         }
         if !self.scheduled.swap(true, Ordering::AcqRel) {
             self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
@@ -172,6 +181,7 @@ impl Inbox {
         let mut waiting = self.batch.lock();
         let batch = waiting.batches.pop_front().unwrap_or_default();
         waiting.bytes -= batch.bytes();
+        self.waiting_bytes.store(waiting.bytes, Ordering::Relaxed);
         let more = !waiting.batches.is_empty();
         drop(waiting);
         self.room.notify_all();
