@@ -13,17 +13,20 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativePool {
   /**
    * Starts the workers. `wake` is called (with no arguments) whenever a
-   * batch is ready for `drain()`.
+   * batch is ready for `drain()`. `resource` is what `async_hooks` is
+   * told the wake-up belongs to (the `WorkerPool`, whose `hasRef()`
+   * answers for it); the wake-up starts referenced (see `setRef`).
    */
-  constructor(options: NativePoolOptions, wake: Wake)
+  constructor(options: NativePoolOptions, wake: () => void, resource: object)
   /** Submits a json-mode request: `data` is `JSON.stringify(data)`. */
   request(id: number, data: string | undefined | null, kind: string | undefined | null, timeoutMs: number, worker: number, role: string | undefined | null, key: string | undefined | null, retries: number): void
   /**
-   * Submits many json-mode requests with ids `first_id..`, no type, the
-   * pool's timeout, any worker. `items` is `JSON.stringify` of the array
-   * of their `data`; it is split here, under one lock for all.
+   * Submits many json-mode requests with ids `first_id..`, any worker,
+   * each with type `kind` (none if absent) and timeout `timeout_ms`
+   * (the pool's if absent or negative). `items` is `JSON.stringify` of
+   * the array of their `data`; it is split here, under one lock for all.
    */
-  requestMany(firstId: number, items: string): number
+  requestMany(firstId: number, items: string, kind?: string | undefined | null, timeoutMs?: number | undefined | null): number
   /**
    * Submits an advanced-mode request: a whole frame (length prefix and
    * V8 payload) whose envelope carries `id`.
@@ -44,6 +47,16 @@ export declare class NativePool {
   sendWithHandle(worker: number, frame: Buffer, fd: number, handleType: string): boolean
   /** Aborts request `id`; true if it was still open. */
   abort(id: number): boolean
+  /**
+   * Aborts every request with an id in `first..end` that is still open,
+   * under one lock; returns how many were.
+   */
+  abortRange(first: number, end: number): number
+  /**
+   * Whether the pool keeps the event loop alive (until it has closed;
+   * after that nothing does).
+   */
+  setRef(referenced: boolean): void
   /** Sends a complete frame to one worker. */
   send(worker: number, frame: Buffer): boolean
   /** Sends a complete frame to every worker, or those with `role`. */
@@ -52,6 +65,12 @@ export declare class NativePool {
   removeRole(worker: number, role: string): boolean
   /** The pool's stats as JSON text. */
   stats(): string
+  /**
+   * The pool's metrics in the Prometheus text format, with `labels`
+   * (`[name, value, name, value, ...]`, names already checked) on every
+   * sample.
+   */
+  metrics(labels?: Array<string> | undefined | null): string
   /** Takes the pending batch. */
   drain(): NativeBatch
   /**
@@ -60,6 +79,18 @@ export declare class NativePool {
    */
   close(drain: boolean, timeoutMs: number): void
 }
+
+/**
+ * The metrics of a pool of `size` slots that could not start, as
+ * `NativePool.metrics()` writes them.
+ */
+export declare function emptyMetrics(size: number, labels?: Array<string> | undefined | null): string
+
+/**
+ * The stats of a pool of `size` slots that could not start, as JSON text:
+ * the same fields as `NativePool.stats()`, all zero.
+ */
+export declare function emptyStats(size: number): string
 
 /** One batch of settled requests and events; see `src/inbox.rs`. */
 export interface NativeBatch {

@@ -836,4 +836,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativePool = nativeBinding.NativePool
+module.exports.emptyMetrics = nativeBinding.emptyMetrics
+module.exports.emptyStats = nativeBinding.emptyStats
 module.exports.nativeVersion = nativeBinding.nativeVersion

@@ -21,6 +21,10 @@ export declare const codes: Readonly<{
   SPAWN: 'ERR_FORKWIRE_SPAWN'
   /** A worker did not take a handle sent to it (it answered `NODE_HANDLE_NACK` each time). */
   HANDLE_REFUSED: 'ERR_FORKWIRE_HANDLE_REFUSED'
+  /** `require('forkwire')` found no native addon for this platform; the error names the package to install. */
+  NATIVE_MISSING: 'ERR_FORKWIRE_NATIVE_MISSING'
+  /** The native addon is installed but does not load (see `cause`). */
+  NATIVE_LOAD: 'ERR_FORKWIRE_NATIVE_LOAD'
 }>
 
 /** One of the values of {@link codes}. */
@@ -41,6 +45,12 @@ export declare class ForkwireError extends Error {
   readonly exitCode?: number | null
   /** For `ERR_FORKWIRE_WORKER_EXITED`: the signal that ended the worker (`'SIGKILL'`), or null. */
   readonly signal?: string | null
+  /** For `ERR_FORKWIRE_NATIVE_*`: the platform looked for, e.g. `'linux-x64-gnu'`. */
+  readonly platform?: string
+  /** For `ERR_FORKWIRE_NATIVE_*`: the npm package that carries the addon, e.g. `'forkwire-linux-x64-gnu'`. */
+  readonly packageName?: string
+  /** For `ERR_FORKWIRE_NATIVE_*`: the version of that package this forkwire needs. */
+  readonly version?: string
 }
 
 /**
@@ -86,13 +96,14 @@ export interface WorkerPoolOptions {
   /** Requests in flight per worker. Default 1. */
   concurrency?: number
   /**
-   * `requestMany()` sends its items at most this many to a request, `{id, type: 'forkwire:batch', data: items}`,
-   * each answered by one reply whose result is `{results: [...]}`, the items' results in order: far fewer
-   * messages for many small items. A list shorter than `size * batchSize` is spread over the workers (at most
-   * `ceil(n / size)` items to a request). Each such request is one request to the pool: `timeout`, `retries`
-   * and `maxTasksPerWorker` count it once, and a retry runs all its items again. Only for workers that answer
-   * such requests (Rust workers on `forkwire::serve` do; a reply that is not `{results}` of the right length
-   * rejects with `ERR_FORKWIRE_PROTOCOL`). Default 0: one request per item, which every worker understands.
+   * `requestMany()` sends its items at most this many to a request, `{id, type: 'forkwire:batch', data: items}`
+   * (or, with `requestMany`'s `type`, `data: {type, items}`: see {@link RequestManyOptions.type}), each answered
+   * by one reply whose result is `{results: [...]}`, the items' results in order: far fewer messages for many
+   * small items. A list shorter than `size * batchSize` is spread over the workers (at most `ceil(n / size)`
+   * items to a request). Each such request is one request to the pool: `timeout`, `retries` and
+   * `maxTasksPerWorker` count it once, and a retry runs all its items again. Only for workers that answer such
+   * requests (Rust workers on `forkwire::serve` do; a reply that is not `{results}` of the right length rejects
+   * with `ERR_FORKWIRE_PROTOCOL`). Default 0: one request per item, which every worker understands.
    */
   batchSize?: number
   /** The channel's serialization, as `fork()`'s option. Default `'json'`. */
@@ -157,10 +168,39 @@ export interface WorkerHealth {
   parent: { rss: number | null; completed: number; failed: number; restarts: number; poolUptimeMs: number }
 }
 
-/** Options of `requestMany()`. */
+/** Options of {@link WorkerPool.requestMany}. */
 export interface RequestManyOptions {
-  /** Items per request for this call (see `WorkerPoolOptions.batchSize`); 0 for one request per item. */
+  /**
+   * The items' `type`, as `request()`'s (a non-string is sent as its string). Without `batchSize` each item goes
+   * as `{id, type, data: item}`. With `batchSize` a batch goes as `{id, type: 'forkwire:batch', data: {type,
+   * items: [...]}}`, and a `forkwire::serve` handler sees each item's `req.kind()` as `type`; without `type` a
+   * batch keeps the older form, `data: [...]`. A worker that reads only the older form answers a typed batch with
+   * an error (it does not run typed items untyped). Default: none.
+   */
+  type?: string
+  /** Items per request for this call (see {@link WorkerPoolOptions.batchSize}); 0 for one request per item. */
   batchSize?: number
+  /**
+   * Timeout in ms of each request (each item, or each batch with `batchSize`), counted from this call; 0 means
+   * none. The first to time out rejects the call with `ERR_FORKWIRE_TIMEOUT`. Default: the pool's `timeout`.
+   */
+  timeout?: number
+  /**
+   * Aborts the whole call: it rejects once with `ERR_FORKWIRE_ABORTED` (`cause`: the signal's reason), and every
+   * request of it still queued or in flight is cancelled (the workers get `{type: 'cancel', id}`). An abort after
+   * the call settled does nothing. An already aborted signal rejects at once and sends nothing.
+   */
+  signal?: AbortSignal
+}
+
+/** Options of {@link WorkerPool.metrics}. */
+export interface MetricsOptions {
+  /**
+   * Labels added to every sample, e.g. `{ pool: 'images' }` to tell pools apart. Names must match
+   * `[a-zA-Z_][a-zA-Z0-9_]*`, not start with `__`, and not be one the metrics use (`outcome`, `state`, `worker`,
+   * `le`); values are converted to strings and escaped. Default: none.
+   */
+  labels?: Record<string, string | number | boolean>
 }
 
 /** Options of {@link WorkerPool.request}. */
@@ -257,7 +297,25 @@ export interface PoolStats {
   unresponsive: number
   /** Bad frames received from workers. */
   protocolErrors: number
+  /**
+   * Requests refused when submitted, never queued (`ERR_FORKWIRE_QUEUE_FULL`, a request that reached a pool
+   * closing in the engine, no worker left to run it). Not counted in `failed`.
+   */
+  rejected: number
+  /**
+   * Percentiles of the time from submission to settlement of the requests counted in `completed` and `failed`,
+   * in ms; from the histogram `metrics()` exports (log-linear buckets, 90 a decade from 1 µs to 100 s: an
+   * estimate is within 10% of the true value, about 1% at the top of a decade).
+   */
+  latencyMs: LatencyPercentiles
   workers: WorkerStats[]
+}
+
+/** Latency percentiles in ms; `null` before the first request settles. */
+export interface LatencyPercentiles {
+  p50: number | null
+  p90: number | null
+  p99: number | null
 }
 
 /**
@@ -281,8 +339,11 @@ export declare class WorkerPool extends EventEmitter {
   /** Sends `{id, type?, data}` to a worker and resolves with the `result` of its `{id, result}`. */
   request<T = unknown>(data: unknown, options?: RequestOptions): Promise<T>
   /**
-   * Sends many requests in one call and resolves with their results in order; rejects with the first failure.
-   * `options.batchSize` overrides the pool's `batchSize` for this call.
+   * Sends many requests in one call (any worker) and resolves with their results in order; rejects with the first
+   * failure (the other requests still run, unless `signal` aborts them). `options.type` is every item's type,
+   * `options.timeout` and `options.signal` apply as described in {@link RequestManyOptions};
+   * `options.batchSize` overrides the pool's `batchSize` for this call. In json mode the requests cross to the
+   * engine in one call, batched or not.
    */
   requestMany<T = unknown>(items: unknown[], options?: RequestManyOptions): Promise<T[]>
   /** Sends a one-way message to one worker; false if it is not running. */
@@ -299,16 +360,47 @@ export declare class WorkerPool extends EventEmitter {
   assignRole(workerId: number, role: string): boolean
   /** Takes a role from a worker slot. Returns whether it had it. */
   removeRole(workerId: number, role: string): boolean
-  /** Counters and per-worker state. */
+  /** Counters, latency percentiles and per-worker state. */
   stats(): PoolStats
+  /**
+   * The pool's metrics in the Prometheus text exposition format, version 0.0.4 (serve it with
+   * {@link WorkerPool.metricsContentType}): `forkwire_requests_total{outcome}` (`completed`, `remote_error`,
+   * `timed_out`, `aborted`, `worker_exited`, `closed`, `queue_full`, `protocol_error`, `version_mismatch`,
+   * `handle_refused`, `serialize_error`, `spawn_error`), `forkwire_requests_rejected_total`,
+   * `forkwire_requests_in_flight`, `forkwire_queue_depth`, `forkwire_workers{state="idle|busy|down"}`,
+   * `forkwire_worker_restarts_total{worker}`, `forkwire_worker_resident_memory_bytes{worker}` (from /proc),
+   * `forkwire_worker_unresponsive_total`, `forkwire_requests_retried_total`, `forkwire_late_replies_total`,
+   * `forkwire_protocol_errors_total`, and the histogram `forkwire_request_duration_seconds` (submission to
+   * settlement, `le` from 25 µs to 60 s; `_count` = `completed + failed`). Counters, gauges and the histogram
+   * come from one snapshot, so they agree with each other. A closed pool still answers (its last counts).
+   *
+   * @example
+   * ```js
+   * http.createServer((req, res) => {
+   *   res.writeHead(200, { 'Content-Type': WorkerPool.metricsContentType }).end(pool.metrics())
+   * }).listen(9464)
+   * ```
+   */
+  metrics(options?: MetricsOptions): string
+  /** The `Content-Type` of {@link WorkerPool.metrics}' text: `'text/plain; version=0.0.4; charset=utf-8'`. */
+  static readonly metricsContentType: 'text/plain; version=0.0.4; charset=utf-8'
   /** Asks every live worker `{type: 'health-check'}` and reports each, with what the parent sees. Default `timeout` 3000 ms. */
   health(options?: { timeout?: number }): Promise<WorkerHealth[]>
   /** Closes the pool; resolves when every worker process has exited. */
   close(options?: CloseOptions): Promise<void>
-  /** Lets the Node process exit while the pool has no pending requests. */
+  /**
+   * Lets the Node process exit while the pool has no pending requests. An idle unref()ed pool is not reported by
+   * `jest --detectOpenHandles`, nor is a closed one.
+   */
   unref(): this
   /** Undoes {@link WorkerPool.unref}. */
   ref(): this
+  /**
+   * Whether the pool keeps the Node process alive now, as `Timeout.hasRef()`: until it has closed, always unless
+   * `unref()` was called, and after `unref()` only while requests are pending or it is closing. Its one event-loop
+   * handle is reported to `async_hooks` as a `ForkwireWorkerPool` resource whose `hasRef()` is this.
+   */
+  hasRef(): boolean
 
   /** A worker sent something that is not a reply. */
   on(event: 'message', listener: (message: unknown, workerId: number) => void): this

@@ -316,6 +316,9 @@ describe.each(seedWorkers)('%s: failures', (_name, worker) => {
       const pool = open({ size: 1, restart: { backoffMs: 20 } });
       const [pid] = workerPids(pool);
       const pending = pool.request({ n: 1, sleep: 3000 });
+      // The kill must find the request on the worker: a plain request waits
+      // for the end of the tick to reach the engine.
+      await waitUntil(() => pool.stats().inFlight === 1);
       const exited = nextEvent(pool, 'exit');
       process.kill(pid, 'SIGKILL');
       const err = await failure(pending);

@@ -14,6 +14,8 @@ const codes = Object.freeze({
   VERSION: 'ERR_FORKWIRE_VERSION',
   SPAWN: 'ERR_FORKWIRE_SPAWN',
   HANDLE_REFUSED: 'ERR_FORKWIRE_HANDLE_REFUSED',
+  NATIVE_MISSING: 'ERR_FORKWIRE_NATIVE_MISSING',
+  NATIVE_LOAD: 'ERR_FORKWIRE_NATIVE_LOAD',
 });
 
 /** A failure of the pool itself (timeout, abort, exit, close, ...). */
@@ -25,6 +27,7 @@ class ForkwireError extends Error {
     if (details.workerId !== undefined && details.workerId !== null) this.workerId = details.workerId;
     if (details.exitCode !== undefined) this.exitCode = details.exitCode;
     if (details.signal !== undefined) this.signal = details.signal;
+    for (const key of ['platform', 'packageName', 'version']) if (details[key] !== undefined) this[key] = details[key];
   }
 }
 

@@ -3,7 +3,7 @@
 // thing that must live on the JS thread, the promise of each request, and
 // turns batches from the engine into settled promises and events.
 const { EventEmitter } = require('events');
-const { NativePool } = require('../binding.js');
+const { NativePool, emptyStats, emptyMetrics } = require('../binding.js');
 const { codes, ForkwireError, WorkerError, fromNative } = require('./errors');
 const { advancedFrame, advancedDecode, jsonText, frameEncoder } = require('./serialization');
 const { normalize, nonNegative, nonNegativeInt, MAX_COUNT } = require('./options');
@@ -32,6 +32,8 @@ const DEFAULT_TIMEOUT = -1;
 const FLUSH_AT = 1024;
 // The type of a request that carries many items (see forkwire::serve).
 const BATCH_TYPE = 'forkwire:batch';
+// Label names metrics() itself uses, which options.labels may not take.
+const METRIC_LABELS = new Set(['outcome', 'state', 'worker', 'le']);
 
 /** A payload that could not be deserialized, and the error its request gets. */
 class Undecodable {
@@ -52,12 +54,17 @@ class WorkerPool extends EventEmitter {
   #batch = [];
   #batchFirst = 0;
   #flushBound = () => this.#flush();
-  /** requestMany() batches: id ranges [first, end) with one promise each. */
+  /**
+   * requestMany() calls: id ranges [first, end) with one promise each
+   * (see #startGroup). A group stays until every one of its ids has
+   * settled, even after it has rejected.
+   */
   #groups = [];
   #nextId = 1;
   #state = 'open';
   #closing = null;
-  #keepAlive;
+  /** Whether the native wake-up, the pool's only event-loop handle, is referenced. */
+  #handleRef = true;
   #refed = true;
   #protocolVersion;
   #onClosed = null;
@@ -72,14 +79,14 @@ class WorkerPool extends EventEmitter {
     this.#mode = serialization;
     this.#encode = frameEncoder(serialization);
     this.#size = native.size;
-    this.#keepAlive = setInterval(() => {}, 0x7fffffff);
     try {
-      this.#native = new NativePool(native, () => this.#drain());
+      // The wake-up is reported to async_hooks with this pool as its
+      // resource: hasRef() answers for it (see src/wake.rs).
+      this.#native = new NativePool(native, () => this.#drain(), this);
     } catch (err) {
       const [, code, message] = /^(ERR_FORKWIRE_\w+): (.*)$/s.exec(err.message) ?? [];
       this.#startError = new ForkwireError(message ?? err.message, code ?? codes.SPAWN, { cause: err });
       this.#state = 'closed';
-      clearInterval(this.#keepAlive);
     }
   }
 
@@ -133,11 +140,7 @@ class WorkerPool extends EventEmitter {
         this.#native.request(id, text, kind, timeoutMs, worker, roleName, keyName, retries);
       } else {
         id = this.#nextId;
-        const envelope = { id };
-        if (kind !== undefined) envelope.type = kind;
-        if (this.#protocolVersion !== undefined) envelope.version = this.#protocolVersion;
-        envelope.data = data;
-        const frame = advancedFrame(envelope);
+        const frame = advancedFrame(this.#envelope(id, kind, data));
         this.#nextId++;
         this.#native.requestFrame(id, frame, timeoutMs, worker, roleName, keyName, retries);
       }
@@ -189,66 +192,119 @@ class WorkerPool extends EventEmitter {
   }
 
   /**
-   * Sends many requests at once (any worker, the pool's timeout) and
-   * resolves with their results in order; rejects with the first failure.
-   * With `batchSize`, items go `batchSize` to a request (for workers that
-   * answer `forkwire:batch` requests).
+   * Sends many requests at once (any worker) and resolves with their
+   * results in order; rejects with the first failure. Every item is a
+   * request `{id, type?, data: item}` with `type`, `timeout` and `signal`
+   * applying to each (json mode: one engine call for all). With
+   * `batchSize`, items go `batchSize` to a request of type
+   * 'forkwire:batch' (for workers that answer those), carrying `type` as
+   * the items' type (see #batchData). An abort rejects the whole call once
+   * and cancels what is still open.
    */
   requestMany(items, options = {}) {
     if (this.#state !== 'open') return Promise.reject(this.#closedError());
     if (!Array.isArray(items)) return Promise.reject(new TypeError('items must be an array'));
     let batchSize;
+    let kind;
+    let timeoutMs;
+    let signal;
     try {
+      if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
       batchSize = nonNegativeInt(options, 'batchSize', this.#batchSize);
+      timeoutMs = options.timeout === undefined ? DEFAULT_TIMEOUT : nonNegative(options.timeout, 'timeout');
+      kind = options.type === undefined ? undefined : String(options.type);
+      signal = options.signal;
+      if (signal !== undefined && (signal === null || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) {
+        throw invalidArg('signal', 'an AbortSignal', signal);
+      }
     } catch (err) {
       return Promise.reject(err);
     }
+    if (signal?.aborted) return Promise.reject(abortedError(signal));
     if (items.length === 0) return Promise.resolve([]);
+    if (batchSize === 0) return this.#requestItems(items, null, kind, timeoutMs, signal);
     // At most batchSize items to a request, and at most ceil(n / size) so
     // that a short list is spread over the workers.
-    if (batchSize > 0) return this.#requestBatches(items, Math.min(batchSize, Math.ceil(items.length / this.#size)));
-    if (this.#mode !== 'json') return Promise.all(items.map((item) => this.request(item)));
-    let text;
-    try {
-      // One stringify for all; the engine splits the array. undefined
-      // items become null, as in any JSON array.
-      text = jsonText(items);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    this.#flush();
-    const first = this.#nextId;
-    this.#nextId += items.length;
-    return new Promise((resolve, reject) => {
-      const group = { first, end: first + items.length, results: new Array(items.length), left: items.length, failed: false, resolve, reject };
-      this.#groups.push(group);
-      if (this.#groups.length === 1 && this.#pending.size === 0) this.#updateKeepAlive();
-      this.#native.requestMany(first, text);
-    });
+    const per = Math.min(batchSize, Math.ceil(items.length / this.#size));
+    const chunks = [];
+    for (let i = 0; i < items.length; i += per) chunks.push(items.slice(i, i + per));
+    const datas = chunks.map((chunk) => batchData(chunk, kind));
+    return this.#requestItems(datas, chunks.map((chunk) => chunk.length), BATCH_TYPE, timeoutMs, signal);
   }
 
   /**
-   * requestMany() in requests of `size` items each, `{id, type:
-   * 'forkwire:batch', data: items}`, each answered by one reply whose
-   * result is `{results: [...]}`, the items' results in order.
+   * Submits one request per entry of `datas` (ids consecutive from the
+   * next one), all with type `kind` and timeout `timeoutMs`, as one group.
+   * `chunks`: for batch requests, the number of items each carries.
    */
-  #requestBatches(items, size) {
-    const parts = [];
-    for (let i = 0; i < items.length; i += size) {
-      const chunk = items.slice(i, i + size);
-      parts.push(this.#requestDirect(chunk, { type: BATCH_TYPE }).then((answer) => {
-        // {results: [...]}: a worker that merely echoes `data` (an array)
-        // cannot pass for one that answers batches.
-        const results = answer !== null && typeof answer === 'object' && !Array.isArray(answer) ? answer.results : undefined;
-        if (Array.isArray(results) && results.length === chunk.length) return results;
-        const got = Array.isArray(results) ? `{results} of ${results.length}` : Array.isArray(answer) ? 'an array' : typeof answer;
-        throw new ForkwireError(
-          `the worker answered a ${BATCH_TYPE} request of ${chunk.length} items with ${got}, not {results: [...]}: does it speak batches? (forkwire::serve does)`,
-          codes.PROTOCOL,
-        );
-      }));
+  #requestItems(datas, chunks, kind, timeoutMs, signal) {
+    this.#flush();
+    const first = this.#nextId;
+    let submit;
+    try {
+      if (this.#mode === 'json') {
+        // One stringify for all; the engine splits the array. undefined
+        // items become null, as in any JSON array.
+        const text = jsonText(datas);
+        submit = () => this.#native.requestMany(first, text, kind, timeoutMs);
+      } else {
+        const frames = datas.map((data, i) => advancedFrame(this.#envelope(first + i, kind, data)));
+        submit = () => {
+          for (let i = 0; i < frames.length; i++) {
+            this.#native.requestFrame(first + i, frames[i], timeoutMs, NO_WORKER, undefined, undefined, -1);
+          }
+        };
+      }
+    } catch (err) {
+      return Promise.reject(err);
     }
-    return Promise.all(parts).then((all) => all.flat());
+    return this.#startGroup(first, datas.length, chunks, signal, submit);
+  }
+
+  /**
+   * Reserves ids [first, first + n), submits them, and tracks them as one
+   * group: one promise, settled by the first failure or by all results.
+   * Outcomes reach a group only from the engine (never during `submit`),
+   * each id exactly once, so the group always empties.
+   */
+  #startGroup(first, n, chunks, signal, submit) {
+    this.#nextId = first + n;
+    return new Promise((resolve, reject) => {
+      try {
+        submit();
+      } catch (err) {
+        // Whatever went out settles in the engine and reaches no group.
+        this.#native.abortRange(first, first + n);
+        reject(err);
+        return;
+      }
+      const group = { first, end: first + n, results: new Array(n), left: n, failed: false, resolve, reject, chunks, signal, onAbort: undefined };
+      if (signal) {
+        group.onAbort = () => this.#abortGroup(group);
+        signal.addEventListener('abort', group.onAbort, { once: true });
+      }
+      this.#groups.push(group);
+      this.#updateKeepAlive();
+    });
+  }
+
+  /** The group's signal fired: reject it once, cancel what is still open. */
+  #abortGroup(group) {
+    if (group.left === 0) return;
+    if (!group.failed) {
+      group.failed = true;
+      group.reject(abortedError(group.signal));
+    }
+    this.#native.abortRange(group.first, group.end);
+  }
+
+  /** An advanced-mode request envelope. */
+  #envelope(id, kind, data) {
+    const envelope = { id };
+    if (kind !== undefined) envelope.type = kind;
+    if (this.#protocolVersion !== undefined) envelope.version = this.#protocolVersion;
+    envelope.data = data;
+    return envelope;
   }
 
   /**
@@ -325,11 +381,21 @@ class WorkerPool extends EventEmitter {
     });
   }
 
-  /** Counters and per-worker state. */
+  /** Counters, latency percentiles and per-worker state (the fields of the engine's PoolStats). */
   stats() {
     this.#flush();
-    if (!this.#native) return { size: this.#size, idle: 0, busy: 0, queued: 0, inFlight: 0, completed: 0, failed: 0, timedOut: 0, aborted: 0, lateReplies: 0, restarts: 0, workers: [] };
-    return JSON.parse(this.#native.stats());
+    return JSON.parse(this.#native ? this.#native.stats() : emptyStats(this.#size));
+  }
+
+  /**
+   * The pool's metrics in the Prometheus text exposition format (0.0.4),
+   * served as `WorkerPool.metricsContentType`. `options.labels` are added
+   * to every sample (e.g. `{ pool: 'images' }` to tell pools apart).
+   */
+  metrics(options = {}) {
+    const labels = metricLabels(options);
+    this.#flush();
+    return this.#native ? this.#native.metrics(labels) : emptyMetrics(this.#size, labels);
   }
 
   /**
@@ -352,6 +418,17 @@ class WorkerPool extends EventEmitter {
     return this.#closing;
   }
 
+  /**
+   * Whether the pool keeps the Node process alive now, as `Timeout.hasRef()`:
+   * true until it has closed unless `unref()` was called, and then only
+   * while requests are pending or it is closing. It is also what
+   * `async_hooks` users (`jest --detectOpenHandles`) read of the pool's
+   * native handle.
+   */
+  hasRef() {
+    return this.#state !== 'closed' && this.#native !== null && this.#handleRef;
+  }
+
   /** Lets the Node process exit while the pool is idle (pending requests still hold it). */
   unref() {
     this.#refed = false;
@@ -371,11 +448,7 @@ class WorkerPool extends EventEmitter {
     if (this.#mode === 'json') {
       this.#native.requestWithHandle(id, jsonText(data), undefined, kind, timeoutMs, worker, role, key, retries, passed.fd, passed.type);
     } else {
-      const envelope = { id };
-      if (kind !== undefined) envelope.type = kind;
-      if (this.#protocolVersion !== undefined) envelope.version = this.#protocolVersion;
-      envelope.data = data;
-      const frame = advancedFrame(handleMessage(passed, envelope));
+      const frame = advancedFrame(handleMessage(passed, this.#envelope(id, kind, data)));
       this.#native.requestWithHandle(id, undefined, frame, undefined, timeoutMs, worker, role, key, retries, passed.fd, passed.type);
     }
     passed.release();
@@ -400,11 +473,13 @@ class WorkerPool extends EventEmitter {
     if (this.#pending.size === 1) this.#updateKeepAlive();
   }
 
+  /** Refs or unrefs the native wake-up, the pool's one event-loop handle, when that changes. */
   #updateKeepAlive() {
-    if (this.#state === 'closed') return;
+    if (this.#state === 'closed' || this.#native === null) return;
     const needed = this.#state !== 'open' || this.#refed || this.#pending.size > 0 || this.#groups.length > 0;
-    if (needed) this.#keepAlive.ref();
-    else this.#keepAlive.unref();
+    if (needed === this.#handleRef) return;
+    this.#handleRef = needed;
+    this.#native.setRef(needed);
   }
 
   /**
@@ -482,8 +557,8 @@ class WorkerPool extends EventEmitter {
           this.#emitError(fromNative(payload));
           break;
         case CLOSED:
+          // The last batch: the engine releases the wake-up once it is taken.
           this.#state = 'closed';
-          clearInterval(this.#keepAlive);
           this.#onClosed?.();
           break;
         default:
@@ -514,15 +589,25 @@ class WorkerPool extends EventEmitter {
     for (let g = 0; g < groups.length; g++) {
       const group = groups[g];
       if (id < group.first || id >= group.end) continue;
+      const at = id - group.first;
+      if (ok && group.chunks !== null && !group.failed) {
+        try {
+          value = batchResults(value, group.chunks[at]);
+        } catch (err) {
+          ok = false;
+          value = err;
+        }
+      }
       if (!ok && !group.failed) {
         group.failed = true;
         group.reject(value);
-      } else if (ok) {
-        group.results[id - group.first] = value;
+      } else if (ok && !group.failed) {
+        group.results[at] = value;
       }
       if (--group.left === 0) {
         groups.splice(g, 1);
-        if (!group.failed) group.resolve(group.results);
+        if (group.onAbort) group.signal.removeEventListener('abort', group.onAbort);
+        if (!group.failed) group.resolve(group.chunks === null ? group.results : group.results.flat());
       }
       return;
     }
@@ -551,6 +636,61 @@ class WorkerPool extends EventEmitter {
     if (this.listenerCount('error') > 0) this.#emit('error', err);
     else process.emitWarning(err.message, { type: 'ForkwireWarning', code: err.code });
   }
+}
+
+/** The `Content-Type` of what `metrics()` returns. */
+WorkerPool.metricsContentType = 'text/plain; version=0.0.4; charset=utf-8';
+
+/**
+ * The `data` of a batch request: the items as they are (the first form,
+ * which every batch-speaking worker reads) or, with a type, `{type,
+ * items}`, which forkwire::serve hands to the handler as items of that
+ * type (a worker that knows only the first form answers it with an error
+ * rather than running typed items untyped).
+ */
+function batchData(items, kind) {
+  return kind === undefined ? items : { type: kind, items };
+}
+
+/**
+ * The results of a batch request from its answer, `{results: [...]}` with
+ * one result per item; a worker that merely echoes `data` (an array)
+ * cannot pass for one that answers batches.
+ */
+function batchResults(answer, length) {
+  const results = answer !== null && typeof answer === 'object' && !Array.isArray(answer) ? answer.results : undefined;
+  if (Array.isArray(results) && results.length === length) return results;
+  const got = Array.isArray(results) ? `{results} of ${results.length}` : Array.isArray(answer) ? 'an array' : typeof answer;
+  throw new ForkwireError(
+    `the worker answered a ${BATCH_TYPE} request of ${length} items with ${got}, not {results: [...]}: does it speak batches? (forkwire::serve does)`,
+    codes.PROTOCOL,
+  );
+}
+
+function abortedError(signal) {
+  return new ForkwireError('the request was aborted', codes.ABORTED, { cause: signal.reason });
+}
+
+function invalidArg(name, expected, value) {
+  const err = new TypeError(`options.${name} must be ${expected} (got ${typeof value === 'string' ? JSON.stringify(value) : String(value)})`);
+  err.code = 'ERR_INVALID_ARG_VALUE';
+  return err;
+}
+
+/** `options.labels` of metrics() as `[name, value, ...]`, names checked as Prometheus requires. */
+function metricLabels(options) {
+  if (options === null || typeof options !== 'object') throw invalidArg('', 'an object', options);
+  const { labels } = options;
+  if (labels === undefined) return undefined;
+  if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) throw invalidArg('labels', 'an object of label names to values', labels);
+  const flat = [];
+  for (const [name, value] of Object.entries(labels)) {
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name) || name.startsWith('__') || METRIC_LABELS.has(name)) {
+      throw invalidArg(`labels.${name}`, 'a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __, not outcome, state, worker or le)', name);
+    }
+    flat.push(name, String(value));
+  }
+  return flat;
 }
 
 module.exports = { WorkerPool };

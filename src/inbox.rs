@@ -8,22 +8,20 @@
 //! `JSON.parse`; reply payloads are already JSON text and are pasted in
 //! as they came from the worker. Advanced-mode frames travel beside it as
 //! Buffers, referenced by index.
+//!
+//! The batch that carries the `Closed` item is the last: once JS has taken
+//! it, the wake-up is released (see `src/wake.rs`), so a closed pool holds
+//! nothing open in the event loop.
 
+use crate::wake::Wake;
 use forkwire::pool::{Outcome, Payload, PoolEvent, RequestError};
 use forkwire::process::signal_name;
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::Status;
 use parking_lot::{Condvar, Mutex};
 use serde_json::json;
 use std::collections::VecDeque;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-
-/// The JS callback that drains the inbox: weak, so it never keeps the
-/// event loop alive by itself (index.js holds a ref'd handle while the
-/// pool needs one).
-pub type Wake = ThreadsafeFunction<(), napi::Unknown<'static>, (), Status, false, true>;
 
 /// Added to an item's kind when its payload was absent (`undefined`).
 const FLAG_UNDEFINED: u8 = 16;
@@ -53,6 +51,8 @@ struct Batch {
     frames: Vec<Vec<u8>>,
     /// Bytes of the frames.
     frame_bytes: usize,
+    /// It holds the `Closed` item: nothing comes after it.
+    closed: bool,
 }
 
 impl Batch {
@@ -116,6 +116,11 @@ impl Inbox {
         }
     }
 
+    /// Whether the wake-up keeps the event loop alive (JS thread only).
+    pub fn set_ref(&self, env: napi::sys::napi_env, referenced: bool) -> napi::Result<()> {
+        self.wake.set_ref(env, referenced)
+    }
+
     /// JS will not drain again (the pool object is gone): readers go on.
     pub fn abandon(&self) {
         self.abandoned.store(true, Ordering::Release);
@@ -140,10 +145,12 @@ impl Inbox {
                 return;
             };
             let before = b.bytes();
+            b.closed |= matches!(kind, Kind::Closed);
             let Batch {
                 json,
                 frames,
                 frame_bytes,
+                ..
             } = b;
             json.push(if json.is_empty() { '[' } else { ',' });
             // Numbers go straight into the text: no String per item.
@@ -170,12 +177,13 @@ impl Inbox {
             self.waiting_bytes.store(*bytes, Ordering::Relaxed);
         }
         if !self.scheduled.swap(true, Ordering::AcqRel) {
-            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            self.wake.call();
         }
     }
 
     /// Takes the oldest batch: the JSON text (with its closing bracket
     /// added) and the frames. If more wait, JS is woken again for them.
+    /// After the batch with the `Closed` item the wake-up is released.
     pub fn take(&self) -> (String, Vec<Vec<u8>>) {
         self.scheduled.store(false, Ordering::Release);
         let mut waiting = self.batch.lock();
@@ -186,7 +194,12 @@ impl Inbox {
         drop(waiting);
         self.room.notify_all();
         if more && !self.scheduled.swap(true, Ordering::AcqRel) {
-            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            self.wake.call();
+        }
+        if batch.closed {
+            // Calls already queued still run; nothing is pushed after
+            // `Closed` (every pool thread has ended).
+            self.wake.release();
         }
         let Batch {
             mut json, frames, ..

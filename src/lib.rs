@@ -6,6 +6,11 @@ mod handle;
 mod inbox;
 mod options;
 mod pool;
+mod wake;
+
+// Exported to JS by #[napi]; public here so that test builds (where napi
+// registers nothing) do not see them as unused.
+pub use pool::{empty_metrics, empty_stats};
 
 use napi_derive::napi;
 

@@ -1,10 +1,15 @@
 //! `NativePool`: the engine's `Pool` as a JS class. It only translates;
 //! `lib/pool.js` builds the public `WorkerPool` on it.
 
-use crate::inbox::{Inbox, Wake};
+use crate::inbox::Inbox;
 use crate::options::{millis, NativePoolOptions};
-use forkwire::pool::{Body, CloseOptions, ErrorCode, Pool, ReadGate, Request, Target};
-use napi::bindgen_prelude::Buffer;
+use crate::wake::Wake;
+use forkwire::pool::{
+    BatchOptions, Body, CloseOptions, ErrorCode, Pool, PoolMetrics, PoolStats, ReadGate, Request,
+    Target,
+};
+use napi::bindgen_prelude::{Buffer, Function, Object};
+use napi::{Env, JsValue};
 use napi_derive::napi;
 use std::sync::Arc;
 
@@ -41,11 +46,19 @@ fn timeout(ms: f64) -> Option<std::time::Duration> {
 #[napi]
 impl NativePool {
     /// Starts the workers. `wake` is called (with no arguments) whenever a
-    /// batch is ready for `drain()`.
+    /// batch is ready for `drain()`. `resource` is what `async_hooks` is
+    /// told the wake-up belongs to (the `WorkerPool`, whose `hasRef()`
+    /// answers for it); the wake-up starts referenced (see `setRef`).
     #[napi(constructor, catch_unwind)]
-    pub fn new(options: NativePoolOptions, wake: Wake) -> napi::Result<NativePool> {
+    pub fn new(
+        env: Env,
+        options: NativePoolOptions,
+        wake: Function<'_, (), ()>,
+        resource: Object<'_>,
+    ) -> napi::Result<NativePool> {
         let backlog = crate::options::bytes(options.max_backlog_bytes);
         let mut engine = options.into_engine()?;
+        let wake = Wake::new(env.raw(), wake.raw(), resource.raw())?;
         let inbox = Arc::new(Inbox::new(wake, backlog));
         let gate = Arc::clone(&inbox);
         engine.read_gate = Some(ReadGate::new(move || gate.wait_for_room()));
@@ -105,20 +118,33 @@ impl NativePool {
         );
     }
 
-    /// Submits many json-mode requests with ids `first_id..`, no type, the
-    /// pool's timeout, any worker. `items` is `JSON.stringify` of the array
-    /// of their `data`; it is split here, under one lock for all.
+    /// Submits many json-mode requests with ids `first_id..`, any worker,
+    /// each with type `kind` (none if absent) and timeout `timeout_ms`
+    /// (the pool's if absent or negative). `items` is `JSON.stringify` of
+    /// the array of their `data`; it is split here, under one lock for all.
     #[napi(catch_unwind)]
-    pub fn request_many(&self, first_id: i64, items: String) -> napi::Result<u32> {
+    pub fn request_many(
+        &self,
+        first_id: i64,
+        items: String,
+        kind: Option<String>,
+        timeout_ms: Option<f64>,
+    ) -> napi::Result<u32> {
         let parts: Vec<&serde_json::value::RawValue> =
             serde_json::from_str(&items).map_err(|e| {
                 napi::Error::from_reason(format!("{}: {e}", ErrorCode::Serialize.as_str()))
             })?;
+        let options = BatchOptions {
+            kind,
+            timeout: timeout_ms.and_then(timeout),
+            retries: None,
+        };
         // The pool was built with a handler (the inbox), so this takes it.
-        if !self
-            .pool
-            .submit_json_batch(first_id as u64, parts.iter().map(|p| p.get()))
-        {
+        if !self.pool.submit_json_batch_with(
+            first_id as u64,
+            parts.iter().map(|p| p.get()),
+            &options,
+        ) {
             return Err(napi::Error::from_reason("the pool takes no batches"));
         }
         Ok(parts.len() as u32)
@@ -200,6 +226,21 @@ impl NativePool {
         self.pool.cancel(id as u64, ErrorCode::Aborted)
     }
 
+    /// Aborts every request with an id in `first..end` that is still open,
+    /// under one lock; returns how many were.
+    #[napi(catch_unwind)]
+    pub fn abort_range(&self, first: i64, end: i64) -> u32 {
+        let ids = (first.max(0) as u64)..(end.max(0) as u64);
+        self.pool.cancel_many(ids, ErrorCode::Aborted) as u32
+    }
+
+    /// Whether the pool keeps the event loop alive (until it has closed;
+    /// after that nothing does).
+    #[napi(catch_unwind)]
+    pub fn set_ref(&self, env: Env, referenced: bool) -> napi::Result<()> {
+        self.inbox.set_ref(env.raw(), referenced)
+    }
+
     /// Sends a complete frame to one worker.
     #[napi(catch_unwind)]
     pub fn send(&self, worker: u32, frame: Buffer) -> bool {
@@ -225,7 +266,15 @@ impl NativePool {
     /// The pool's stats as JSON text.
     #[napi(catch_unwind)]
     pub fn stats(&self) -> String {
-        serde_json::to_string(&self.pool.stats()).unwrap_or_else(|_| "{}".into())
+        stats_json(&self.pool.stats())
+    }
+
+    /// The pool's metrics in the Prometheus text format, with `labels`
+    /// (`[name, value, name, value, ...]`, names already checked) on every
+    /// sample.
+    #[napi(catch_unwind)]
+    pub fn metrics(&self, labels: Option<Vec<String>>) -> String {
+        self.pool.metrics().with_labels(pairs(labels)).to_string()
     }
 
     /// Takes the pending batch.
@@ -268,4 +317,33 @@ impl Drop for NativePool {
     fn drop(&mut self) {
         self.inbox.abandon();
     }
+}
+
+fn stats_json(stats: &PoolStats) -> String {
+    serde_json::to_string(stats).unwrap_or_else(|_| "{}".into())
+}
+
+/// `[name, value, ...]` as pairs (an odd last name is dropped).
+fn pairs(labels: Option<Vec<String>>) -> Vec<(String, String)> {
+    let mut flat = labels.unwrap_or_default().into_iter();
+    std::iter::from_fn(|| Some((flat.next()?, flat.next()?))).collect()
+}
+
+/// The stats of a pool of `size` slots that could not start, as JSON text:
+/// the same fields as `NativePool.stats()`, all zero.
+#[napi(catch_unwind)]
+pub fn empty_stats(size: u32) -> String {
+    stats_json(&PoolStats {
+        size: size as usize,
+        ..PoolStats::default()
+    })
+}
+
+/// The metrics of a pool of `size` slots that could not start, as
+/// `NativePool.metrics()` writes them.
+#[napi(catch_unwind)]
+pub fn empty_metrics(size: u32, labels: Option<Vec<String>>) -> String {
+    PoolMetrics::empty(size as usize)
+        .with_labels(pairs(labels))
+        .to_string()
 }

@@ -11,9 +11,11 @@
 //!   `data.fail: msg` → `{id, error: msg}`; `data.exit: code` exits;
 //!   `data.hang: true` stops answering anything while staying alive.
 //! - `{id, type: 'forkwire:batch', data: [item, ...]}` (what
-//!   `requestMany(items, { batchSize })` sends) → `{id, result: {results:
-//!   [...]}}`, each item answered as `data` is above (`fail` fails the
-//!   batch; the other control members are not acted on in a batch).
+//!   `requestMany(items, { batchSize })` sends), or with `data: {type,
+//!   items: [item, ...]}` (what it sends with a `type`) → `{id, result:
+//!   {results: [...]}}`, each item answered as `data` is above, whatever
+//!   its type (`fail` fails the batch; the other control members are not
+//!   acted on in a batch).
 //! - `{type: 'heartbeat-request'}`, `{type: 'health-check'}`,
 //!   `{type: 'ping'}` are answered; other typed notifications are accepted.
 //! - Non-objects and objects without `id` or `type` get the validation
@@ -208,6 +210,24 @@ fn answer<'a>(data: Option<&'a RawValue>, controls: Option<&Controls<'a>>) -> An
     }
 }
 
+/// The data of a typed batch, `{type, items: [...]}`: this worker answers
+/// items of every type alike, so only the items are read.
+#[derive(Deserialize)]
+struct TypedBatch<'a> {
+    #[serde(borrow)]
+    items: Vec<&'a RawValue>,
+}
+
+/// The items of a batch's `data`, `[item, ...]` or `{type, items: [...]}`.
+fn batch_items(data: &RawValue) -> Option<Vec<&RawValue>> {
+    match data.get().starts_with('{') {
+        true => serde_json::from_str::<TypedBatch>(data.get())
+            .ok()
+            .map(|b| b.items),
+        false => serde_json::from_str(data.get()).ok(),
+    }
+}
+
 /// The result of a batch request: `{results: [...]}`, so that a worker
 /// that merely echoes `data` cannot pass for one that answers batches.
 #[derive(Serialize)]
@@ -247,13 +267,14 @@ impl Worker {
         true
     }
 
-    /// `{id, type: 'forkwire:batch', data: [item, ...]}`: each item answered
-    /// as the common path answers `data`, all in one reply `{id, result:
-    /// {results: [...]}}`; an item's `fail` fails the whole batch with its
-    /// message (the other control members are not acted on in a batch).
-    /// False (the full path answers it) unless every item reads plainly.
+    /// `{id, type: 'forkwire:batch', data: [item, ...]}` (or `data: {type,
+    /// items}`): each item answered as the common path answers `data`, all
+    /// in one reply `{id, result: {results: [...]}}`; an item's `fail` fails
+    /// the whole batch with its message (the other control members are not
+    /// acted on in a batch). False (the full path answers it) unless every
+    /// item reads plainly.
     fn handle_batch(&self, id: &RawValue, data: Option<&RawValue>) -> bool {
-        let Some(Ok(items)) = data.map(|d| serde_json::from_str::<Vec<&RawValue>>(d.get())) else {
+        let Some(items) = data.and_then(batch_items) else {
             return false;
         };
         let mut results = Vec::with_capacity(items.len());
@@ -279,11 +300,17 @@ impl Worker {
 
     /// A batch on the full path: as [`Worker::handle_batch`], with values.
     fn batch<M: Msg>(&self, id: M, data: M) {
+        // `{type, items}`: the items (their type changes nothing here).
+        let data = match data.member("items") {
+            Some(items) => items.clone(),
+            None => data,
+        };
         let items = match data.into_items() {
             Ok(items) => items,
             Err(_) => {
                 self.errors.fetch_add(1, Ordering::Relaxed);
-                let error = "a forkwire:batch request needs an array of items as data";
+                let error =
+                    "a forkwire:batch request needs an array of items, or {type, items}, as data";
                 self.reply_msg(M::reply(id, "error", M::from_json(json!(error))));
                 return;
             }

@@ -290,3 +290,67 @@ fn a_json_batch_settles_each_request_once_through_one_handler() {
     assert_eq!(plain.stats().in_flight + plain.stats().queued, 0);
     plain.close(CloseOptions::default());
 }
+
+#[test]
+fn metrics_agree_with_stats_and_time_every_settled_request() {
+    let pool = Pool::new(PoolOptions {
+        max_queue: 0,
+        ..options(1)
+    })
+    .unwrap();
+    let stats = pool.stats();
+    assert_eq!(stats.latency_ms, Default::default());
+    for n in 0..20 {
+        let v: f64 = pool.call(&json!({ "n": n })).unwrap();
+        assert_eq!(v, f64::from(n) * 2.0);
+    }
+    let err = pool.call::<_, Value>(&json!({ "fail": "no" })).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Remote);
+    // With the worker busy and no queue, the next request is refused.
+    let (tx, rx) = std::sync::mpsc::channel();
+    for data in [r#"{"sleep":300}"#, "1"] {
+        let tx = tx.clone();
+        pool.submit(Request {
+            id: pool.next_id(),
+            body: Body::Json {
+                data: Some(data.into()),
+                kind: None,
+            },
+            timeout: None,
+            target: Target::Any,
+            retries: None,
+            done: Box::new(move |o| tx.send(o).unwrap()),
+        });
+    }
+    let refused = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(matches!(refused, Outcome::Failed(e) if e.code == ErrorCode::QueueFull));
+    assert!(matches!(
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        Outcome::Result { .. }
+    ));
+
+    let metrics = pool.metrics();
+    let stats = &metrics.stats;
+    assert_eq!((stats.completed, stats.failed, stats.rejected), (21, 1, 1));
+    assert_eq!(metrics.latency.count(), stats.completed + stats.failed);
+    assert!(metrics.latency.max().unwrap() >= Duration::from_millis(300));
+    let p = stats.latency_ms;
+    let (p50, p90, p99) = (p.p50.unwrap(), p.p90.unwrap(), p.p99.unwrap());
+    assert!(0.0 < p50 && p50 <= p90 && p90 <= p99, "{p:?}");
+    assert!(p99 >= 270.0, "the 300 ms request is the top percent: {p:?}");
+    assert_eq!(metrics.resident_memory.len(), 1);
+    assert!(metrics.resident_memory[0].1 > 0);
+    let text = metrics.to_string();
+    for line in [
+        "forkwire_requests_total{outcome=\"completed\"} 21",
+        "forkwire_requests_total{outcome=\"remote_error\"} 1",
+        "forkwire_requests_total{outcome=\"queue_full\"} 1",
+        "forkwire_requests_rejected_total 1",
+        "forkwire_request_duration_seconds_count 22",
+        "forkwire_request_duration_seconds_bucket{le=\"+Inf\"} 22",
+        "# TYPE forkwire_request_duration_seconds histogram",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+    pool.close(CloseOptions::default());
+}

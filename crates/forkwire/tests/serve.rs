@@ -127,3 +127,155 @@ fn a_batch_runs_the_handler_per_item_and_answers_once() {
     assert_eq!(echoed, json!({ "after": true }));
     pool.close(CloseOptions::default());
 }
+
+#[test]
+fn a_typed_batch_gives_each_item_its_type() {
+    let pool = Pool::new(options("serve_worker", 1)).unwrap();
+    let batch = Some(forkwire::serve::BATCH_TYPE);
+    let call = |data: Value| pool.call_with::<_, Value>(&data, batch, Target::Any, None);
+    // `{type, items}`: the handler sees each item as an `add` request.
+    assert_eq!(
+        call(json!({ "type": "add", "items": [[1, 2], [3, 4.5]] })).unwrap(),
+        json!({ "results": [3, 7.5] })
+    );
+    assert_eq!(
+        call(json!({ "type": "echo", "items": [{ "fail": "not acted on" }] })).unwrap(),
+        json!({ "results": [{ "fail": "not acted on" }] })
+    );
+    // A null or absent type is no type (the untyped path echoes or fails).
+    assert_eq!(
+        call(json!({ "type": null, "items": ["x"] })).unwrap(),
+        json!({ "results": ["x"] })
+    );
+    assert_eq!(
+        call(json!({ "items": [[1, 2]] })).unwrap(),
+        json!({ "results": [[1, 2]] })
+    );
+    // The first form still works, untyped.
+    assert_eq!(
+        call(json!([[1, 2]])).unwrap(),
+        json!({ "results": [[1, 2]] })
+    );
+    // An item of the type that does not fit fails the batch with its error.
+    let err = call(json!({ "type": "add", "items": [[1, 2], "x"] })).unwrap_err();
+    assert!(
+        err.message.starts_with("bad request data"),
+        "{}",
+        err.message
+    );
+    let err = call(json!({ "type": "nope", "items": [1] })).unwrap_err();
+    assert_eq!(err.message, "unknown type nope");
+    // Neither form: refused before any handler runs.
+    for bad in [
+        json!({ "type": 5, "items": [1] }),
+        json!({ "type": "add", "items": "no" }),
+        json!({ "type": "add" }),
+        json!("items"),
+    ] {
+        let err = call(bad.clone()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Remote);
+        assert!(
+            err.message
+                .contains("needs an array of items, or {type, items"),
+            "{bad}: {}",
+            err.message
+        );
+    }
+    pool.close(CloseOptions::default());
+}
+
+#[test]
+fn json_batches_carry_a_type_and_a_timeout_and_cancel_under_one_lock() {
+    use forkwire::pool::{BatchOptions, Payload};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let mut o = options("serve_worker", 2);
+    o.concurrency = 4;
+    let pool = Pool::with_settled(
+        o,
+        Arc::new(|_| {}),
+        Box::new(move |id, outcome| sink.lock().unwrap().push((id, outcome))),
+    )
+    .unwrap();
+    let wait_for = |n: usize| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while seen.lock().unwrap().len() < n && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut got = std::mem::take(&mut *seen.lock().unwrap());
+        got.sort_by_key(|(id, _)| *id);
+        got
+    };
+    let typed = |kind: &str, timeout: Option<Duration>| BatchOptions {
+        kind: Some(kind.into()),
+        timeout,
+        retries: None,
+    };
+
+    // Each item a request of type `add`.
+    assert!(pool.submit_json_batch_with(1, ["[1,2]", "[3,4]", "[5,6]"], &typed("add", None)));
+    let sums: Vec<_> = wait_for(3)
+        .into_iter()
+        .map(|(id, o)| match o {
+            Outcome::Result {
+                result: Payload::Json(Some(text)),
+                ..
+            } => (id, text),
+            other => panic!("{id}: {other:?}"),
+        })
+        .collect();
+    assert_eq!(sums, [(1, "3".into()), (2, "7".into()), (3, "11".into())]);
+
+    // Counting to 1000 takes 10 s: each request times out on its own.
+    let started = std::time::Instant::now();
+    let slow = ["1000", "1000", "1000"];
+    assert!(pool.submit_json_batch_with(
+        10,
+        slow,
+        &typed("count", Some(Duration::from_millis(100)))
+    ));
+    let timed_out = wait_for(3);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(timed_out.len(), 3);
+    assert!(timed_out
+        .iter()
+        .all(|(_, o)| matches!(o, Outcome::Failed(e) if e.code == ErrorCode::Timeout)));
+
+    // In flight and queued alike are cancelled by one call.
+    assert!(pool.submit_json_batch_with(20, ["1000"; 12], &typed("count", None)));
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(pool.stats().in_flight, 8);
+    assert_eq!(pool.cancel_many(20..32, ErrorCode::Aborted), 12);
+    assert_eq!(pool.cancel_many(20..32, ErrorCode::Aborted), 0);
+    let aborted = wait_for(12);
+    assert_eq!(
+        aborted.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        (20..32).collect::<Vec<_>>()
+    );
+    assert!(aborted
+        .iter()
+        .all(|(_, o)| matches!(o, Outcome::Failed(e) if e.code == ErrorCode::Aborted)));
+    let stats = pool.stats();
+    assert_eq!(
+        (
+            stats.completed,
+            stats.timed_out,
+            stats.aborted,
+            stats.failed,
+            stats.in_flight,
+            stats.queued
+        ),
+        (3, 3, 12, 15, 0, 0)
+    );
+    // The workers heard the cancels and are free again.
+    let v: f64 = pool
+        .call_with(
+            &json!([1, 1]),
+            Some("add"),
+            Target::Any,
+            Some(Duration::from_secs(2)),
+        )
+        .unwrap();
+    assert_eq!(v, 2.0);
+    pool.close(CloseOptions::default());
+}

@@ -32,6 +32,26 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order (`ALL[code.index()] == code`).
+    pub const ALL: [ErrorCode; 11] = [
+        ErrorCode::Timeout,
+        ErrorCode::Aborted,
+        ErrorCode::QueueFull,
+        ErrorCode::Closed,
+        ErrorCode::WorkerExited,
+        ErrorCode::Protocol,
+        ErrorCode::Serialize,
+        ErrorCode::Version,
+        ErrorCode::Spawn,
+        ErrorCode::Remote,
+        ErrorCode::HandleRefused,
+    ];
+
+    /// This code's position in [`ErrorCode::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The code string, e.g. `"ERR_FORKWIRE_TIMEOUT"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,6 +67,14 @@ impl ErrorCode {
             ErrorCode::Remote => "ERR_FORKWIRE_REMOTE",
             ErrorCode::HandleRefused => "ERR_FORKWIRE_HANDLE_REFUSED",
         }
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn all_lists_every_code_at_its_index() {
+    for (i, code) in ErrorCode::ALL.iter().enumerate() {
+        assert_eq!(code.index(), i);
     }
 }
 

@@ -136,12 +136,14 @@ impl Pool {
     pub fn submit_with_handle(&self, request: Request, handle: OwnedFd, kind: HandleKind) {
         let mut fx = Effects::default();
         {
+            let now = super::timer::monotonic_ns();
             let mut st = self.shared.state.lock();
             let handle = PoolHandle {
                 fd: Arc::new(handle),
                 kind,
             };
-            self.shared.enqueue(&mut st, request, Some(handle), &mut fx);
+            self.shared
+                .enqueue(&mut st, request, Some(handle), now, &mut fx);
             st.pump();
         }
         self.shared.fire(fx);

@@ -9,6 +9,10 @@
 //! thread per pool. Every request settles exactly once: result, remote
 //! error, timeout, abort, worker exit, or close.
 //!
+//! [`Pool::stats`] counts them (with latency percentiles), and
+//! [`Pool::metrics`] gives the same figures, a latency histogram and each
+//! worker's memory in the Prometheus text format ([`PoolMetrics`]).
+//!
 //! ```no_run
 //! use forkwire::pool::{Pool, PoolOptions};
 //! use forkwire::process::Command;
@@ -24,8 +28,10 @@ mod envelope;
 mod error;
 mod events;
 mod handle;
+mod histogram;
 mod ids;
 mod lifecycle;
+mod metrics;
 mod state;
 mod stats;
 mod timer;
@@ -33,8 +39,12 @@ mod worker;
 
 pub use error::{ErrorCode, RequestError};
 pub use events::{Completion, EventHandler, Outcome, Payload, PoolEvent, ReadGate, Settled};
+pub use histogram::{
+    LatencyHistogram, BUCKETS as LATENCY_BUCKETS, PROMETHEUS_BOUNDS as LATENCY_BOUNDS,
+};
 pub use lifecycle::{CloseOptions, RestartPolicy};
-pub use stats::{PoolStats, WorkerStats};
+pub use metrics::{PoolMetrics, PROMETHEUS_CONTENT_TYPE};
+pub use stats::{LatencyPercentiles, PoolStats, WorkerStats};
 
 use crate::codec::{self, Mode};
 use crate::process::Command;
@@ -156,6 +166,19 @@ pub enum Body {
     /// envelope already carries the request's id (how advanced-mode
     /// callers send).
     Frame(Vec<u8>),
+}
+
+/// What every request of one [`Pool::submit_json_batch_with`] call shares.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchOptions {
+    /// The `type` member of each request's envelope; `None` for none.
+    pub kind: Option<String>,
+    /// Each request's timeout, as [`Request::timeout`]: `None` uses the
+    /// pool's, `Some(Duration::ZERO)` means none.
+    pub timeout: Option<Duration>,
+    /// Resends of each request if its worker dies, as [`Request::retries`]:
+    /// `None` uses the pool's.
+    pub retries: Option<u32>,
 }
 
 /// One request.
@@ -331,28 +354,43 @@ impl Pool {
         first_id: u64,
         data: impl IntoIterator<Item = &'a str>,
     ) -> bool {
+        self.submit_json_batch_with(first_id, data, &BatchOptions::default())
+    }
+
+    /// [`Pool::submit_json_batch`] with a `type`, a timeout and retries
+    /// shared by every request of the call (each request still has its
+    /// own deadline, counted from this call, and settles on its own).
+    #[must_use]
+    pub fn submit_json_batch_with<'a>(
+        &self,
+        first_id: u64,
+        data: impl IntoIterator<Item = &'a str>,
+        options: &BatchOptions,
+    ) -> bool {
         if self.shared.settled.is_none() {
             return false;
         }
         let mut fx = Effects::default();
         {
+            let now = timer::monotonic_ns();
+            let kind = options.kind.as_deref();
             let mut st = self.shared.state.lock();
             for (id, data) in (first_id..).zip(data) {
                 let done = Done::Pool(id);
                 if let Some(refused) = self.shared.refuse_json() {
-                    fx.settle(done, refused);
+                    st.reject(done, refused, &mut fx);
                     continue;
                 }
                 let queued = Queued {
                     id,
-                    frame: self.shared.json_frame(id, None, Some(data)),
-                    timeout: None,
+                    frame: self.shared.json_frame(id, kind, Some(data)),
+                    timeout: options.timeout,
                     target: Target::Any,
-                    retries: None,
+                    retries: options.retries,
                     done,
                     handle: None,
                 };
-                self.shared.enqueue_frame(&mut st, queued, &mut fx);
+                self.shared.enqueue_frame(&mut st, queued, now, &mut fx);
             }
             st.pump();
         }
@@ -473,10 +511,29 @@ impl Pool {
     /// ([`ErrorCode::Aborted`] or [`ErrorCode::Timeout`]) and, if a worker
     /// has it, the worker is sent `{type: 'cancel', id}`.
     pub fn cancel(&self, id: u64, code: ErrorCode) -> bool {
+        self.cancel_many([id], code) == 1
+    }
+
+    /// Cancels each of `ids` that is still open, as [`Pool::cancel`], under
+    /// one lock. Returns how many were.
+    pub fn cancel_many(&self, ids: impl IntoIterator<Item = u64>, code: ErrorCode) -> usize {
+        let message = match code {
+            ErrorCode::Timeout => "the request timed out",
+            _ => "the request was aborted",
+        };
         let mut fx = Effects::default();
-        let cancelled = self
-            .shared
-            .cancel(id, code, "the request was aborted", &mut fx);
+        let cancelled = {
+            let mut st = self.shared.state.lock();
+            let cancelled = ids
+                .into_iter()
+                .filter(|&id| self.shared.cancel_one(&mut st, id, code, message, &mut fx))
+                .count();
+            if cancelled > 0 {
+                st.pump();
+                self.shared.idle_cv.notify_all();
+            }
+            cancelled
+        };
         self.shared.fire(fx);
         cancelled
     }
@@ -562,6 +619,23 @@ impl Pool {
         self.shared.state.lock().stats()
     }
 
+    /// A snapshot for monitoring: [`Pool::stats`], failures by code, the
+    /// latency histogram (taken together, under one lock), and each live
+    /// worker's resident memory (read from `/proc` after the lock is
+    /// released). Its `Display` is the Prometheus text format:
+    ///
+    /// ```no_run
+    /// # let pool: forkwire::pool::Pool = unimplemented!();
+    /// let text = pool.metrics().to_string(); // serve it as PROMETHEUS_CONTENT_TYPE
+    /// ```
+    pub fn metrics(&self) -> PoolMetrics {
+        let (stats, failures, latency) = {
+            let st = self.shared.state.lock();
+            (st.stats(), st.counters.by_code, st.latency.clone())
+        };
+        PoolMetrics::new(stats, failures, latency)
+    }
+
     /// Closes the pool and waits for every worker process and thread to
     /// end. See [`CloseOptions`]. Idempotent.
     pub fn close(&self, options: CloseOptions) {
@@ -599,9 +673,10 @@ impl Shared {
     }
 
     fn submit_many(&self, requests: impl IntoIterator<Item = Request>, fx: &mut Effects) {
+        let now = timer::monotonic_ns();
         let mut st = self.state.lock();
         for request in requests {
-            self.enqueue(&mut st, request, None, fx);
+            self.enqueue(&mut st, request, None, now, fx);
         }
         st.pump();
     }
@@ -613,6 +688,7 @@ impl Shared {
         st: &mut State,
         request: Request,
         handle: Option<handle::PoolHandle>,
+        now: u64,
         fx: &mut Effects,
     ) {
         let Request {
@@ -627,7 +703,7 @@ impl Shared {
         let frame = match body {
             Body::Json { data, kind } => {
                 if let Some(refused) = self.refuse_json() {
-                    fx.settle(done, refused);
+                    st.reject(done, refused, fx);
                     return;
                 }
                 let frame = self.json_frame(id, kind.as_deref(), data.as_deref());
@@ -647,15 +723,13 @@ impl Shared {
             done,
             handle,
         };
-        self.enqueue_frame(st, queued, fx);
+        self.enqueue_frame(st, queued, now, fx);
     }
 
-    /// The outcome of a JSON body sent to a pool in another mode.
-    fn refuse_json(&self) -> Option<Outcome> {
-        (self.mode != Mode::Json).then(|| {
-            let message = "a JSON body needs a json-mode pool";
-            Outcome::Failed(RequestError::new(ErrorCode::Serialize, message))
-        })
+    /// The failure of a JSON body sent to a pool in another mode.
+    fn refuse_json(&self) -> Option<RequestError> {
+        (self.mode != Mode::Json)
+            .then(|| RequestError::new(ErrorCode::Serialize, "a JSON body needs a json-mode pool"))
     }
 
     /// The json-mode frame of a request.
@@ -664,20 +738,25 @@ impl Shared {
         envelope::json_request(id, kind, version, data)
     }
 
-    /// Queues one request whose frame is built (the caller pumps).
-    fn enqueue_frame(&self, st: &mut State, q: Queued, fx: &mut Effects) {
+    /// Queues one request whose frame is built (the caller pumps). `now`
+    /// is when it was submitted ([`timer::monotonic_ns`]).
+    fn enqueue_frame(&self, st: &mut State, q: Queued, now: u64, fx: &mut Effects) {
         let (id, done) = (q.id, q.done);
-        let refuse = |code, message: &str| Outcome::Failed(RequestError::new(code, message));
         if st.phase != Phase::Open {
-            fx.settle(done, refuse(ErrorCode::Closed, "the pool is closed"));
+            st.reject(
+                done,
+                RequestError::new(ErrorCode::Closed, "the pool is closed"),
+                fx,
+            );
             return;
         }
         if !st.can_serve(&q.target) {
-            fx.settle(done, Outcome::Failed(state::no_worker_left()));
+            st.reject(done, state::no_worker_left(), fx);
             return;
         }
         if st.requests.contains_key(&id) {
-            fx.settle(done, refuse(ErrorCode::Serialize, "duplicate request id"));
+            let err = RequestError::new(ErrorCode::Serialize, "duplicate request id");
+            st.reject(done, err, fx);
             return;
         }
         let timeout = q.timeout.or(self.options.timeout).filter(|t| !t.is_zero());
@@ -698,7 +777,8 @@ impl Shared {
                 done: Some(done),
                 worker: None,
                 retries_left: q.retries.unwrap_or(self.options.retries),
-                handle: q.handle,
+                handle: q.handle.map(Box::new),
+                submitted: now,
             },
         );
         st.queue.push_back(id);
@@ -710,22 +790,34 @@ impl Shared {
                 st.queue.pop_back();
                 if let Some(mut entry) = st.requests.remove(&id) {
                     if let Some(done) = entry.done.take() {
-                        fx.settle(
-                            done,
-                            refuse(ErrorCode::QueueFull, "the request queue is full"),
-                        );
+                        let err =
+                            RequestError::new(ErrorCode::QueueFull, "the request queue is full");
+                        st.reject(done, err, fx);
                     }
                 }
             }
         }
     }
 
-    fn cancel(&self, id: u64, code: ErrorCode, message: &str, fx: &mut Effects) -> bool {
-        let mut st = self.state.lock();
-        self.cancel_locked(&mut st, id, code, message, fx)
+    fn cancel_locked(
+        &self,
+        st: &mut State,
+        id: u64,
+        code: ErrorCode,
+        message: &str,
+        fx: &mut Effects,
+    ) -> bool {
+        if !self.cancel_one(st, id, code, message, fx) {
+            return false;
+        }
+        st.pump();
+        self.idle_cv.notify_all();
+        true
     }
 
-    fn cancel_locked(
+    /// Settles `id` (if open) with `code`, telling its worker; the caller
+    /// pumps and wakes `close()`.
+    fn cancel_one(
         &self,
         st: &mut State,
         id: u64,
@@ -747,10 +839,7 @@ impl Shared {
                 live.write(frame.into());
             }
         }
-        st.settle(id, Outcome::Failed(err), fx);
-        st.pump();
-        self.idle_cv.notify_all();
-        true
+        st.settle(id, Outcome::Failed(err), fx)
     }
 
     /// Frames from worker `slot` (process generation `gen`), handled under
@@ -759,10 +848,12 @@ impl Shared {
         let mut fx = Effects::default();
         {
             let mut st = self.state.lock();
+            // One clock reading for the batch: the replies came together.
+            let now = timer::monotonic_ns();
             let current = st.slots[slot].live.as_ref().is_some_and(|l| l.gen == gen);
             let mut replies = false;
             for incoming in batch.drain(..) {
-                replies |= self.on_one(&mut st, slot, current, incoming, &mut fx);
+                replies |= self.on_one(&mut st, slot, current, incoming, now, &mut fx);
             }
             if replies {
                 st.pump();
@@ -781,6 +872,7 @@ impl Shared {
         slot: usize,
         current: bool,
         incoming: envelope::Incoming,
+        now: u64,
         fx: &mut Effects,
     ) -> bool {
         match incoming {
@@ -818,7 +910,7 @@ impl Shared {
                             worker: slot,
                         },
                     };
-                    st.settle(id, outcome, fx);
+                    st.settle_at(id, outcome, now, fx);
                     self.after_reply(st, slot);
                     return true;
                 }

@@ -19,6 +19,22 @@ pub(crate) fn after(after: Duration) -> Instant {
     now.checked_add(after.min(FAR)).unwrap_or(now)
 }
 
+/// The monotonic clock `Instant` reads (`CLOCK_MONOTONIC`), as nanoseconds
+/// in one integer: what request latencies are measured with, so that an
+/// elapsed time is one subtraction.
+pub(crate) fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC always
+    // exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
 pub(crate) fn run(shared: &Arc<Shared>) {
     let mut st = shared.state.lock();
     loop {

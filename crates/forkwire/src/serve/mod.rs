@@ -6,10 +6,20 @@
 //! sets the request's [`Request::is_cancelled`].
 //!
 //! A request of type [`BATCH_TYPE`] (what `requestMany(items, { batchSize })`
-//! sends) carries an array of items as its `data`: the handler runs once
-//! per item, in order, each seen as a request of its own with no type, and
-//! one reply `{id, result: {results: [...]}}` answers them all, or `{id,
+//! sends) carries many items: the handler runs once per item, in order,
+//! each seen as a request of its own (same id, same cancellation), and one
+//! reply `{id, result: {results: [...]}}` answers them all, or `{id,
 //! error}` with the first item's error (the items after it are not run).
+//! Its `data` takes one of two forms:
+//!
+//! - `{type, items: [item, ...]}`: each item's [`Request::kind`] is `type`
+//!   (what `requestMany(items, { batchSize, type })` sends);
+//! - `[item, ...]`: the items have no type (what `requestMany(items, {
+//!   batchSize })` sends without a `type`, and all that workers before the
+//!   typed form understood; a worker that knows only this form answers the
+//!   typed one with an error rather than running its items untyped).
+//!
+//! Any other `data` is answered with an `ERR_BAD_REQUEST` error.
 //!
 //! A request that does not decode never reaches the handler and is never
 //! dropped silently: it is answered `{id, error}` with code
@@ -45,6 +55,7 @@ pub use error::ServeError;
 pub use request::{Events, Request};
 pub use worker::{serve, Worker};
 
-/// The `type` of a request whose `data` is an array of items, each to be
-/// handled as a request of its own and answered together.
+/// The `type` of a request whose `data` holds many items (`[item, ...]` or
+/// `{type, items: [item, ...]}`), each to be handled as a request of its
+/// own and answered together; see the [module docs](self).
 pub const BATCH_TYPE: &str = "forkwire:batch";

@@ -254,6 +254,7 @@ where
 
     /// Runs the handler for each item of a batch request, in order, up to
     /// the first error or cancellation; the result is `{results: [...]}`.
+    /// Each item is a request of the batch's item type (see [`batch_items`]).
     fn run_batch(&self, req: Request) -> Result<Value, ServeError> {
         let Request {
             id,
@@ -262,12 +263,7 @@ where
             out,
             ..
         } = req;
-        let Value::Array(items) = data else {
-            return Err(ServeError::new(format!(
-                "a {} request needs an array of items as data",
-                super::BATCH_TYPE
-            )));
-        };
+        let (kind, items) = batch_items(data)?;
         let mut results = Vec::with_capacity(items.len());
         let mut failed = None;
         for data in items {
@@ -276,7 +272,7 @@ where
             }
             let item = Request {
                 id: id.clone(),
-                kind: None,
+                kind: kind.clone(),
                 data,
                 cancelled: Arc::clone(&cancelled),
                 out: out.clone(),
@@ -317,6 +313,34 @@ where
         // The parent gone is the only way this fails; the read loop sees
         // the disconnect and ends.
         let _ = self.out.send(msg);
+    }
+}
+
+/// The item type and the items of a batch request's `data`: `[item, ...]`
+/// (items without a type, the first form) or `{type, items: [item, ...]}`
+/// (`type` a string, or absent or null for none).
+fn batch_items(data: Value) -> Result<(Option<String>, Vec<Value>), ServeError> {
+    let bad = || {
+        ServeError::new(format!(
+            "a {} request needs an array of items, or {{type, items: [...]}}, as data",
+            super::BATCH_TYPE
+        ))
+        .code("ERR_BAD_REQUEST")
+    };
+    match data {
+        Value::Array(items) => Ok((None, items)),
+        Value::Object(mut batch) => {
+            let kind = match batch.remove("type") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(kind)) => Some(kind),
+                Some(_) => return Err(bad()),
+            };
+            match batch.remove("items") {
+                Some(Value::Array(items)) => Ok((kind, items)),
+                _ => Err(bad()),
+            }
+        }
+        _ => Err(bad()),
     }
 }
 
