@@ -17,6 +17,8 @@ pub(crate) fn recv_with_fds(
 ) -> io::Result<usize> {
     // u64 alignment satisfies cmsghdr's.
     let mut control = [0u64; 16];
+    // SAFETY: CMSG_SPACE only computes a size from its argument; it reads
+    // and writes no memory.
     let space = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) };
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
@@ -80,6 +82,8 @@ pub(crate) fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
     } else {
         flags & !libc::FD_CLOEXEC
     };
+    // SAFETY: F_SETFD on a descriptor number only changes its flags; no
+    // memory is read or written, and a bad descriptor is an error return.
     if new != flags && unsafe { libc::fcntl(fd, libc::F_SETFD, new) } < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -92,6 +96,8 @@ pub(crate) fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
 pub(crate) fn send_with_fd(sock: &impl AsRawFd, bytes: &[u8], fd: RawFd) -> io::Result<usize> {
     // u64 alignment satisfies cmsghdr's.
     let mut control = [0u64; 4];
+    // SAFETY: CMSG_SPACE only computes a size from its argument; it reads
+    // and writes no memory.
     let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
     let mut iov = libc::iovec {
         iov_base: bytes.as_ptr() as *mut libc::c_void,
