@@ -111,4 +111,4 @@ function normalize(options) {
   };
 }
 
-module.exports = { normalize, nonNegative, nonNegativeInt, MAX_COUNT };
+module.exports = { normalize, invalid, nonNegative, nonNegativeInt, MAX_COUNT };

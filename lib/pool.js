@@ -6,7 +6,7 @@ const { EventEmitter } = require('events');
 const { NativePool, emptyStats, emptyMetrics } = require('../binding.js');
 const { codes, ForkwireError, WorkerError, fromNative } = require('./errors');
 const { advancedFrame, advancedDecode, jsonText, frameEncoder } = require('./serialization');
-const { normalize, nonNegative, nonNegativeInt, MAX_COUNT } = require('./options');
+const { normalize, invalid, nonNegative, nonNegativeInt, MAX_COUNT } = require('./options');
 const { readRss } = require('./health');
 const { describeHandle, handleMessage } = require('./handles');
 
@@ -108,7 +108,7 @@ class WorkerPool extends EventEmitter {
     }
     const { timeout, signal, type, workerId, role, key, onProgress } = options;
     if (signal?.aborted) {
-      return Promise.reject(new ForkwireError('the request was aborted', codes.ABORTED, { cause: signal.reason }));
+      return Promise.reject(abortedError(signal));
     }
     if (this.#mode === 'json' && timeout === undefined && signal === undefined && type === undefined && workerId === undefined
       && role === undefined && key === undefined && options.retries === undefined && options.handle == null) {
@@ -209,13 +209,13 @@ class WorkerPool extends EventEmitter {
     let timeoutMs;
     let signal;
     try {
-      if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+      if (options === null || typeof options !== 'object') throw invalid('options', 'an object', options);
       batchSize = nonNegativeInt(options, 'batchSize', this.#batchSize);
       timeoutMs = options.timeout === undefined ? DEFAULT_TIMEOUT : nonNegative(options.timeout, 'timeout');
       kind = options.type === undefined ? undefined : String(options.type);
       signal = options.signal;
       if (signal !== undefined && (signal === null || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) {
-        throw invalidArg('signal', 'an AbortSignal', signal);
+        throw invalid('signal', 'an AbortSignal', signal);
       }
     } catch (err) {
       return Promise.reject(err);
@@ -671,22 +671,16 @@ function abortedError(signal) {
   return new ForkwireError('the request was aborted', codes.ABORTED, { cause: signal.reason });
 }
 
-function invalidArg(name, expected, value) {
-  const err = new TypeError(`options.${name} must be ${expected} (got ${typeof value === 'string' ? JSON.stringify(value) : String(value)})`);
-  err.code = 'ERR_INVALID_ARG_VALUE';
-  return err;
-}
-
 /** `options.labels` of metrics() as `[name, value, ...]`, names checked as Prometheus requires. */
 function metricLabels(options) {
-  if (options === null || typeof options !== 'object') throw invalidArg('', 'an object', options);
+  if (options === null || typeof options !== 'object') throw invalid('', 'an object', options);
   const { labels } = options;
   if (labels === undefined) return undefined;
-  if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) throw invalidArg('labels', 'an object of label names to values', labels);
+  if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) throw invalid('labels', 'an object of label names to values', labels);
   const flat = [];
   for (const [name, value] of Object.entries(labels)) {
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name) || name.startsWith('__') || METRIC_LABELS.has(name)) {
-      throw invalidArg(`labels.${name}`, 'a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __, not outcome, state, worker or le)', name);
+      throw invalid(`labels.${name}`, 'a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __, not outcome, state, worker or le)', name);
     }
     flat.push(name, String(value));
   }

@@ -65,20 +65,15 @@ impl Batch {
 /// one batch per `drain()`.
 const CHUNK: usize = 8 << 20;
 
-/// What waits for JS: batches, oldest first, and their bytes in all.
-#[derive(Default)]
-struct Waiting {
-    batches: VecDeque<Batch>,
-    bytes: usize,
-}
-
 pub struct Inbox {
-    batch: Mutex<Waiting>,
+    /// What waits for JS: batches, oldest first.
+    batch: Mutex<VecDeque<Batch>>,
     /// Signalled when JS takes the batch (or nobody will any more).
     room: Condvar,
     /// Bytes past which readers wait.
     limit: usize,
-    /// `Waiting::bytes`, readable without the lock.
+    /// The bytes of every batch waiting; changed under the lock, read
+    /// without it.
     waiting_bytes: AtomicUsize,
     /// Set when JS will never drain again: readers stop waiting.
     abandoned: AtomicBool,
@@ -93,7 +88,7 @@ const ROOM_POLL: Duration = Duration::from_millis(100);
 impl Inbox {
     pub fn new(wake: Wake, limit: usize) -> Inbox {
         Inbox {
-            batch: Mutex::new(Waiting::default()),
+            batch: Mutex::new(VecDeque::new()),
             room: Condvar::new(),
             limit,
             waiting_bytes: AtomicUsize::new(0),
@@ -111,7 +106,9 @@ impl Inbox {
             return;
         }
         let mut b = self.batch.lock();
-        while b.bytes > self.limit && !self.abandoned.load(Ordering::Acquire) {
+        while self.waiting_bytes.load(Ordering::Relaxed) > self.limit
+            && !self.abandoned.load(Ordering::Acquire)
+        {
             self.room.wait_for(&mut b, ROOM_POLL);
         }
     }
@@ -127,6 +124,13 @@ impl Inbox {
         self.room.notify_all();
     }
 
+    /// Wakes JS to drain, unless a wake-up is already on its way.
+    fn schedule(&self) {
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            self.wake.call();
+        }
+    }
+
     fn push(
         &self,
         kind: Kind,
@@ -136,13 +140,13 @@ impl Inbox {
         worker: i64,
     ) {
         {
-            let mut waiting = self.batch.lock();
-            if waiting.batches.back().is_none_or(|b| b.bytes() >= CHUNK) {
-                waiting.batches.push_back(Batch::default());
-            }
-            let Waiting { batches, bytes } = &mut *waiting;
-            let Some(b) = batches.back_mut() else {
-                return;
+            let mut batches = self.batch.lock();
+            let b = match batches.back_mut() {
+                Some(b) if b.bytes() < CHUNK => b,
+                _ => {
+                    batches.push_back(Batch::default());
+                    batches.back_mut().expect("a batch was just pushed")
+                }
             };
             let before = b.bytes();
             b.closed |= matches!(kind, Kind::Closed);
@@ -173,12 +177,10 @@ impl Inbox {
                 (Some(Payload::Json(None)), _) | (None, None) => json.push_str("null"),
             }
             let _ = write!(json, ",{worker}");
-            *bytes += b.bytes() - before;
-            self.waiting_bytes.store(*bytes, Ordering::Relaxed);
+            self.waiting_bytes
+                .fetch_add(b.bytes() - before, Ordering::Relaxed);
         }
-        if !self.scheduled.swap(true, Ordering::AcqRel) {
-            self.wake.call();
-        }
+        self.schedule();
     }
 
     /// Takes the oldest batch: the JSON text (with its closing bracket
@@ -186,15 +188,15 @@ impl Inbox {
     /// After the batch with the `Closed` item the wake-up is released.
     pub fn take(&self) -> (String, Vec<Vec<u8>>) {
         self.scheduled.store(false, Ordering::Release);
-        let mut waiting = self.batch.lock();
-        let batch = waiting.batches.pop_front().unwrap_or_default();
-        waiting.bytes -= batch.bytes();
-        self.waiting_bytes.store(waiting.bytes, Ordering::Relaxed);
-        let more = !waiting.batches.is_empty();
-        drop(waiting);
+        let mut batches = self.batch.lock();
+        let batch = batches.pop_front().unwrap_or_default();
+        self.waiting_bytes
+            .fetch_sub(batch.bytes(), Ordering::Relaxed);
+        let more = !batches.is_empty();
+        drop(batches);
         self.room.notify_all();
-        if more && !self.scheduled.swap(true, Ordering::AcqRel) {
-            self.wake.call();
+        if more {
+            self.schedule();
         }
         if batch.closed {
             // Calls already queued still run; nothing is pushed after

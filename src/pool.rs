@@ -2,7 +2,7 @@
 //! `lib/pool.js` builds the public `WorkerPool` on it.
 
 use crate::inbox::Inbox;
-use crate::options::{millis, NativePoolOptions};
+use crate::options::{bytes, millis, NativePoolOptions};
 use crate::wake::Wake;
 use forkwire::pool::{
     BatchOptions, Body, CloseOptions, ErrorCode, Pool, PoolMetrics, PoolStats, ReadGate, Request,
@@ -56,7 +56,7 @@ impl NativePool {
         wake: Function<'_, (), ()>,
         resource: Object<'_>,
     ) -> napi::Result<NativePool> {
-        let backlog = crate::options::bytes(options.max_backlog_bytes);
+        let backlog = bytes(options.max_backlog_bytes);
         let mut engine = options.into_engine()?;
         let wake = Wake::new(env.raw(), wake.raw(), resource.raw())?;
         let inbox = Arc::new(Inbox::new(wake, backlog));

@@ -499,7 +499,8 @@ impl Sender {
         }
         self.write_urgent(0)?;
         match socket::send_with_fd(&self.inner.stream, frame, fd) {
-            Ok(n) => self.write_raw(&frame[n..]),
+            // The rest of this frame: nothing may come between.
+            Ok(n) => self.write_some(&frame[n..], 0).map(drop),
             Err(e) => Err(self.write_error(e)),
         }
     }

@@ -176,24 +176,21 @@ impl FrameDecoder {
     /// Never more than the bytes already received justify.
     fn read_size(&self) -> usize {
         let pending = self.pending();
-        let missing = match self.mode {
-            Mode::Advanced if pending >= 4 => {
-                let header = [
-                    self.buf[self.start],
-                    self.buf[self.start + 1],
-                    self.buf[self.start + 2],
-                    self.buf[self.start + 3],
-                ];
-                let len = u32::from_be_bytes(header) as usize;
-                if len <= self.limits.max_frame && matches!(self.state, State::Normal) {
-                    (4 + len).saturating_sub(pending)
-                } else {
-                    0
-                }
-            }
+        let missing = match (self.mode, self.state) {
+            (Mode::Advanced, State::Normal) => self
+                .announced_len()
+                .filter(|len| *len <= self.limits.max_frame)
+                .map_or(0, |len| (4 + len).saturating_sub(pending)),
             _ => 0,
         };
         missing.min(pending).max(READ_CHUNK)
+    }
+
+    /// advanced mode: the length the next frame's header announces, once
+    /// its 4 bytes are here.
+    fn announced_len(&self) -> Option<usize> {
+        let header: [u8; 4] = self.buf[self.start..self.end].get(..4)?.try_into().ok()?;
+        Some(u32::from_be_bytes(header) as usize)
     }
 
     /// Gives back a large buffer once little of it is in use.
@@ -317,9 +314,7 @@ impl FrameDecoder {
             }
             self.state = State::Normal;
         }
-        let avail = &self.buf[self.start..self.end];
-        let header: [u8; 4] = avail.get(..4)?.try_into().ok()?;
-        let len = u32::from_be_bytes(header) as usize;
+        let len = self.announced_len()?;
         if len > self.limits.max_frame {
             self.start += 4;
             self.state = State::SkipBytes { left: len };
@@ -328,7 +323,7 @@ impl FrameDecoder {
                 limit: self.limits.max_frame,
             }));
         }
-        if avail.len() < 4 + len {
+        if self.pending() < 4 + len {
             // Room is made as the bytes arrive (see `read_size`), not here:
             // the header alone must not cost `len` bytes.
             return None;

@@ -272,11 +272,11 @@ impl Shared {
             }
             return;
         }
+        // A process installed has been given the queue (`install` pumps).
         if self.install(&mut st, slot, gen, spawned, &mut fx).is_err() {
             self.schedule_restart(&mut st, slot, &mut fx);
             st.fail_stranded(&mut fx);
         }
-        st.pump();
         self.idle_cv.notify_all();
         drop(st);
         self.fire(fx);

@@ -108,17 +108,15 @@ impl<'de> de::Deserializer<'de> for &'de Value {
     }
 
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self {
-            Value::View(v) => budget::within(|| {
-                budget::charge(copy_cost(v.bytes.len()))?;
-                visitor.visit_borrowed_bytes(&v.bytes)
-            }),
-            Value::ArrayBuffer(b) => budget::within(|| {
-                budget::charge(copy_cost(b.bytes.len()))?;
-                visitor.visit_borrowed_bytes(&b.bytes)
-            }),
-            _ => self.deserialize_any(visitor),
-        }
+        let bytes = match self {
+            Value::View(v) => &v.bytes,
+            Value::ArrayBuffer(b) => &b.bytes,
+            _ => return self.deserialize_any(visitor),
+        };
+        budget::within(|| {
+            budget::charge(copy_cost(bytes.len()))?;
+            visitor.visit_borrowed_bytes(bytes)
+        })
     }
 
     fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
