@@ -21,6 +21,10 @@ export declare const codes: Readonly<{
   SPAWN: 'ERR_FORKWIRE_SPAWN'
   /** A worker did not take a handle sent to it (it answered `NODE_HANDLE_NACK` each time). */
   HANDLE_REFUSED: 'ERR_FORKWIRE_HANDLE_REFUSED'
+  /** A remote pool (`nats` option): no sidecar serves the service. */
+  NO_WORKERS: 'ERR_FORKWIRE_NO_WORKERS'
+  /** A remote pool: the NATS connection could not be made, was refused (credentials), or was lost with the request on it. */
+  CONNECTION: 'ERR_FORKWIRE_CONNECTION'
   /** `require('forkwire')` found no native addon for this platform; the error names the package to install. */
   NATIVE_MISSING: 'ERR_FORKWIRE_NATIVE_MISSING'
   /** The native addon is installed but does not load (see `cause`). */

@@ -29,11 +29,17 @@ pub enum ErrorCode {
     /// The worker did not take the handle sent with a request or message
     /// (it answered `NODE_HANDLE_NACK` every time).
     HandleRefused,
+    /// No worker could take the request: for a remote pool, no sidecar
+    /// serves the service.
+    NoWorkers,
+    /// The connection to the message broker (a remote pool's NATS server)
+    /// could not be made, was refused, or was lost with the request on it.
+    Connection,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (`ALL[code.index()] == code`).
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::Timeout,
         ErrorCode::Aborted,
         ErrorCode::QueueFull,
@@ -45,6 +51,8 @@ impl ErrorCode {
         ErrorCode::Spawn,
         ErrorCode::Remote,
         ErrorCode::HandleRefused,
+        ErrorCode::NoWorkers,
+        ErrorCode::Connection,
     ];
 
     /// This code's position in [`ErrorCode::ALL`].
@@ -66,6 +74,8 @@ impl ErrorCode {
             ErrorCode::Spawn => "ERR_FORKWIRE_SPAWN",
             ErrorCode::Remote => "ERR_FORKWIRE_REMOTE",
             ErrorCode::HandleRefused => "ERR_FORKWIRE_HANDLE_REFUSED",
+            ErrorCode::NoWorkers => "ERR_FORKWIRE_NO_WORKERS",
+            ErrorCode::Connection => "ERR_FORKWIRE_CONNECTION",
         }
     }
 }
@@ -75,6 +85,21 @@ impl ErrorCode {
 fn all_lists_every_code_at_its_index() {
     for (i, code) in ErrorCode::ALL.iter().enumerate() {
         assert_eq!(code.index(), i);
+        assert_eq!(code.as_str().parse::<ErrorCode>(), Ok(*code));
+    }
+    assert!("ERR_NOT_OURS".parse::<ErrorCode>().is_err());
+}
+
+impl std::str::FromStr for ErrorCode {
+    type Err = ();
+
+    /// The code of a code string (`"ERR_FORKWIRE_TIMEOUT"`), as
+    /// [`ErrorCode::as_str`] writes it.
+    fn from_str(text: &str) -> Result<ErrorCode, ()> {
+        ErrorCode::ALL
+            .into_iter()
+            .find(|code| code.as_str() == text)
+            .ok_or(())
     }
 }
 
@@ -98,7 +123,8 @@ pub struct RequestError {
 }
 
 impl RequestError {
-    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> RequestError {
+    /// A failure with no worker involved.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> RequestError {
         RequestError {
             code,
             message: message.into(),

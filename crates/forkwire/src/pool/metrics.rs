@@ -65,6 +65,8 @@ const OUTCOME_ORDER: [ErrorCode; ErrorCode::ALL.len()] = [
     ErrorCode::HandleRefused,
     ErrorCode::Serialize,
     ErrorCode::Spawn,
+    ErrorCode::NoWorkers,
+    ErrorCode::Connection,
 ];
 
 /// The `outcome` label of a failure code.
@@ -81,6 +83,8 @@ fn outcome(code: ErrorCode) -> &'static str {
         ErrorCode::Spawn => "spawn_error",
         ErrorCode::Remote => "remote_error",
         ErrorCode::HandleRefused => "handle_refused",
+        ErrorCode::NoWorkers => "no_workers",
+        ErrorCode::Connection => "connection_error",
     }
 }
 
