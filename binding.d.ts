@@ -80,6 +80,47 @@ export declare class NativePool {
   close(drain: boolean, timeoutMs: number): void
 }
 
+/** The native side of a `WorkerPool` with a `nats` option. */
+export declare class NativeRemotePool {
+  /**
+   * Starts connecting; connection events arrive through the inbox.
+   * `wake` and `resource` as for `NativePool`.
+   */
+  constructor(options: NativeRemoteOptions, wake: () => void, resource: object)
+  /**
+   * Submits a request: `data` is `JSON.stringify(data)`. `worker`,
+   * `role` and `key` are refused by `lib/` before they get here.
+   */
+  request(id: number, data: string | undefined | null, kind: string | undefined | null, timeoutMs: number, worker: number, role: string | undefined | null, key: string | undefined | null, retriesN: number): void
+  /**
+   * Submits many requests with ids `first_id..`: `items` is
+   * `JSON.stringify` of the array of their `data`.
+   */
+  requestMany(firstId: number, items: string, kind?: string | undefined | null, timeoutMs?: number | undefined | null): number
+  /** Aborts request `id`; true if it was still open. */
+  abort(id: number): boolean
+  /** Aborts every open request with an id in `first..end`. */
+  abortRange(first: number, end: number): number
+  /** Whether the pool keeps the event loop alive. */
+  setRef(referenced: boolean): void
+  /** The pool's stats as JSON text. */
+  stats(): string
+  /** The pool's metrics in the Prometheus text format. */
+  metrics(labels?: Array<string> | undefined | null): string
+  /**
+   * Asks the sidecars for their stats for `timeout_ms`; the answer
+   * arrives through the inbox as a health item with id `token`.
+   */
+  health(token: number, timeoutMs: number): void
+  /** Takes the pending batch. */
+  drain(): NativeBatch
+  /**
+   * Closes the pool (with `drain`, after the open requests settle or
+   * `timeout_ms` passes); a `Closed` item follows.
+   */
+  close(drain: boolean, timeoutMs: number): void
+}
+
 /**
  * The metrics of a pool of `size` slots that could not start, as
  * `NativePool.metrics()` writes them.
@@ -144,6 +185,31 @@ export interface NativePoolOptions {
    * stops reading from workers.
    */
   maxBacklogBytes: number
+}
+
+/**
+ * Options of a remote pool, as `lib/options.js` checked them. Times are
+ * milliseconds.
+ */
+export interface NativeRemoteOptions {
+  servers: Array<string>
+  service: string
+  /** The connection's name on the server. */
+  name?: string
+  credentials?: string
+  user?: string
+  password?: string
+  token?: string
+  tlsCa?: string
+  tlsCert?: string
+  tlsKey?: string
+  /** Default request timeout; 0 for none. */
+  timeout: number
+  retries: number
+  /** Silence after which a request counts as lost; 0 for never. */
+  lostAfter: number
+  maxPending: number
+  connectTimeout: number
 }
 
 /** The version of the native addon (the `forkwire` crate's version). */

@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativePool = nativeBinding.NativePool
+module.exports.NativeRemotePool = nativeBinding.NativeRemotePool
 module.exports.emptyMetrics = nativeBinding.emptyMetrics
 module.exports.emptyStats = nativeBinding.emptyStats
 module.exports.nativeVersion = nativeBinding.nativeVersion

@@ -50,6 +50,65 @@ function stringEnv(env) {
   return out;
 }
 
+/** Options of a local pool that a remote one (`nats`) cannot take. */
+const LOCAL_ONLY = ['command', 'script', 'args', 'execArgv', 'execPath', 'env', 'cwd', 'stdio', 'size', 'concurrency', 'maxQueue',
+  'restart', 'heartbeat', 'maxTasksPerWorker', 'maxMemoryMb', 'maxProtocolErrors', 'protocolVersion', 'maxFrameBytes', 'maxBacklogBytes'];
+
+function optionalString(options, name, label = name) {
+  const v = options[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') throw invalid(label, 'a non-empty string', v);
+  return v;
+}
+
+/**
+ * A remote pool's options (`nats`): the sidecars' service on NATS servers.
+ * The workers are the sidecars' business, so the options that describe
+ * local workers are refused rather than ignored.
+ */
+function normalizeRemote(options) {
+  const { nats } = options;
+  if (nats === null || typeof nats !== 'object') throw invalid('nats', 'an object', nats);
+  for (const name of LOCAL_ONLY) {
+    if (options[name] !== undefined) throw invalid(name, 'absent with options.nats (the sidecars run the workers)', options[name]);
+  }
+  const serialization = options.serialization ?? 'json';
+  if (serialization !== 'json') throw invalid('serialization', "'json' with options.nats (requests cross NATS as JSON)", serialization);
+  const servers = typeof nats.servers === 'string' ? nats.servers.split(',') : (nats.servers ?? ['nats://127.0.0.1:4222']);
+  if (!Array.isArray(servers) || servers.length === 0 || !servers.every((s) => typeof s === 'string' && s.trim() !== '')) {
+    throw invalid('nats.servers', 'a URL or an array of URLs', nats.servers);
+  }
+  const service = optionalString(nats, 'service', 'nats.service');
+  if (service === undefined || !/^[A-Za-z0-9_-]+$/.test(service)) throw invalid('nats.service', "a service name (letters, digits, '-', '_')", nats.service);
+  const user = optionalString(nats, 'user', 'nats.user');
+  const password = optionalString(nats, 'password', 'nats.password');
+  if ((user === undefined) !== (password === undefined)) throw invalid('nats.password', 'given with nats.user', password);
+  const tlsCert = optionalString(nats, 'tlsCert', 'nats.tlsCert');
+  const tlsKey = optionalString(nats, 'tlsKey', 'nats.tlsKey');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw invalid('nats.tlsKey', 'given with nats.tlsCert', tlsKey);
+  return {
+    native: {
+      servers: servers.map((s) => s.trim()),
+      service,
+      name: optionalString(nats, 'name', 'nats.name'),
+      credentials: optionalString(nats, 'credentials', 'nats.credentials'),
+      user,
+      password,
+      token: optionalString(nats, 'token', 'nats.token'),
+      tlsCa: optionalString(nats, 'tlsCa', 'nats.tlsCa'),
+      tlsCert,
+      tlsKey,
+      timeout: nonNegative(options.timeout, 'timeout', 0),
+      retries: nonNegativeInt(options, 'retries', 0, MAX_COUNT),
+      lostAfter: nonNegative(nats.lostAfter, 'nats.lostAfter', 3000),
+      maxPending: positiveInt(nats, 'maxPending', 1 << 20),
+      connectTimeout: nonNegative(nats.connectTimeout, 'nats.connectTimeout', 2000),
+    },
+    serialization,
+    batchSize: nonNegativeInt(options, 'batchSize', 0),
+  };
+}
+
 /** Validated options with every default filled in. */
 function normalize(options) {
   if (options === null || typeof options !== 'object') throw invalid('', 'an object', options);
@@ -111,4 +170,4 @@ function normalize(options) {
   };
 }
 
-module.exports = { normalize, invalid, nonNegative, nonNegativeInt, MAX_COUNT };
+module.exports = { normalize, normalizeRemote, invalid, nonNegative, nonNegativeInt, MAX_COUNT };

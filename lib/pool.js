@@ -3,10 +3,11 @@
 // thing that must live on the JS thread, the promise of each request, and
 // turns batches from the engine into settled promises and events.
 const { EventEmitter } = require('events');
-const { NativePool, emptyStats, emptyMetrics } = require('../binding.js');
+const { NativePool, NativeRemotePool, emptyStats, emptyMetrics } = require('../binding.js');
 const { codes, ForkwireError, WorkerError, fromNative } = require('./errors');
 const { advancedFrame, advancedDecode, jsonText, frameEncoder } = require('./serialization');
-const { normalize, invalid, nonNegative, nonNegativeInt, MAX_COUNT } = require('./options');
+const { normalize, normalizeRemote, invalid, nonNegative, nonNegativeInt, MAX_COUNT } = require('./options');
+const { RemoteLink, localOnly } = require('./remote');
 const { readRss } = require('./health');
 const { describeHandle, handleMessage } = require('./handles');
 
@@ -22,6 +23,8 @@ const ERROR = 7;
 const SPAWN = 8;
 const CLOSED = 9;
 const UNRESPONSIVE = 10;
+const CONNECTION = 11;
+const HEALTH = 12;
 const FLAG_UNDEFINED = 16;
 const FLAG_FRAME = 32;
 
@@ -69,20 +72,29 @@ class WorkerPool extends EventEmitter {
   #protocolVersion;
   #onClosed = null;
   #startedAt = Date.now();
+  /** A remote pool's connection (options.nats); null for a local pool. */
+  #link = null;
 
   /** @param {import('..').WorkerPoolOptions} options */
   constructor(options) {
     super();
-    const { native, serialization, protocolVersion, batchSize } = normalize(options);
+    const remote = options !== null && typeof options === 'object' && options.nats !== undefined;
+    const { native, serialization, protocolVersion, batchSize } = remote ? normalizeRemote(options) : normalize(options);
     this.#batchSize = batchSize;
     this.#protocolVersion = protocolVersion;
     this.#mode = serialization;
     this.#encode = frameEncoder(serialization);
-    this.#size = native.size;
+    // A remote pool's workers are the sidecars': none here.
+    this.#size = remote ? 0 : native.size;
     try {
       // The wake-up is reported to async_hooks with this pool as its
       // resource: hasRef() answers for it (see src/wake.rs).
-      this.#native = new NativePool(native, () => this.#drain(), this);
+      if (remote) {
+        this.#native = new NativeRemotePool(native, () => this.#drain(), this);
+        this.#link = new RemoteLink();
+      } else {
+        this.#native = new NativePool(native, () => this.#drain(), this);
+      }
     } catch (err) {
       const [, code, message] = /^(ERR_FORKWIRE_\w+): (.*)$/s.exec(err.message) ?? [];
       this.#startError = new ForkwireError(message ?? err.message, code ?? codes.SPAWN, { cause: err });
@@ -90,14 +102,19 @@ class WorkerPool extends EventEmitter {
     }
   }
 
-  /** Number of worker slots. */
+  /** Number of worker slots (0 for a remote pool: the sidecars have the workers). */
   get size() {
     return this.#size;
   }
 
-  /** Resolves once every worker has started; rejects with ERR_FORKWIRE_SPAWN if one could not. */
+  /**
+   * Resolves once every worker has started; rejects with ERR_FORKWIRE_SPAWN
+   * if one could not. A remote pool: once connected to NATS, or rejects
+   * with ERR_FORKWIRE_CONNECTION.
+   */
   ready() {
-    return this.#startError ? Promise.reject(this.#startError) : Promise.resolve();
+    if (this.#startError) return Promise.reject(this.#startError);
+    return this.#link ? this.#link.ready : Promise.resolve();
   }
 
   /** Sends `data` to a worker as `{id, type?, data}` and resolves with its `result`. */
@@ -120,6 +137,9 @@ class WorkerPool extends EventEmitter {
   /** A request with options: flushes the batch (keeping order), then one engine call. */
   #requestDirect(data, options) {
     const { timeout, signal, type, workerId, role, key, onProgress, handle, keepOpen } = options;
+    if (this.#link && (workerId !== undefined || role !== undefined || key !== undefined || (handle !== undefined && handle !== null))) {
+      return Promise.reject(localOnly('request() with workerId, role, key or handle'));
+    }
     this.#flush();
     const retries = options.retries === undefined ? -1 : nonNegativeInt(options, 'retries', undefined, MAX_COUNT);
     const timeoutMs = timeout === undefined ? DEFAULT_TIMEOUT : nonNegative(timeout, 'timeout');
@@ -313,6 +333,7 @@ class WorkerPool extends EventEmitter {
    * child.send(message, handle, options).
    */
   send(workerId, message, handle, options = {}) {
+    if (this.#link) throw localOnly('send()');
     if (this.#state === 'closed') return false;
     this.#flush();
     const index = this.#workerIndex(workerId, true);
@@ -325,6 +346,7 @@ class WorkerPool extends EventEmitter {
 
   /** Sends a message to every worker (or those holding `options.role`); returns how many. */
   broadcast(message, options = {}) {
+    if (this.#link) throw localOnly('broadcast()');
     if (this.#state === 'closed') return 0;
     this.#flush();
     return this.#native.broadcast(this.#encode(message), options.role === undefined ? undefined : String(options.role));
@@ -332,11 +354,13 @@ class WorkerPool extends EventEmitter {
 
   /** Gives a worker slot a role (kept across restarts). */
   assignRole(workerId, role) {
+    if (this.#link) throw localOnly('assignRole()');
     return this.#native ? this.#native.assignRole(this.#workerIndex(workerId, true), String(role)) : false;
   }
 
   /** Takes a role from a worker slot. */
   removeRole(workerId, role) {
+    if (this.#link) throw localOnly('removeRole()');
     return this.#native ? this.#native.removeRole(this.#workerIndex(workerId, true), String(role)) : false;
   }
 
@@ -344,9 +368,15 @@ class WorkerPool extends EventEmitter {
    * Asks every live worker `{type: 'health-check'}` and collects its
    * `{type: 'health-status'}`, with what the parent sees of it (RSS, uptime,
    * requests served). A worker silent past `timeout` is reported
-   * `{healthy: false, reason: 'timeout'}`.
+   * `{healthy: false, reason: 'timeout'}`. A remote pool: every sidecar
+   * that answers `$SRV.STATS` within `timeout` (default 500 ms), with its
+   * counters and its workers.
    */
   async health(options = {}) {
+    if (this.#link) {
+      if (this.#state === 'closed') throw this.#closedError();
+      return this.#link.health(this.#native, nonNegative(options.timeout, 'timeout', 500));
+    }
     const timeout = nonNegative(options.timeout, 'timeout', 3000);
     const { workers } = this.stats();
     const live = workers.filter((w) => w.pid !== null && w.connected);
@@ -546,6 +576,15 @@ class WorkerPool extends EventEmitter {
           break;
         case UNRESPONSIVE:
           this.#emit('unresponsive', id, payload.pid);
+          break;
+        case CONNECTION: {
+          const [name, ...args] = this.#link.event(payload);
+          if (name === 'error') this.#emitError(args[0]);
+          else this.#emit(name, ...args);
+          break;
+        }
+        case HEALTH:
+          this.#link.healthAnswer(id, payload);
           break;
         case SPAWN:
           this.#emit('spawn', id, payload.pid);

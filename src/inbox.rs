@@ -43,6 +43,10 @@ enum Kind {
     Spawn = 8,
     Closed = 9,
     Unresponsive = 10,
+    /// A remote pool's connection event: `{state, server?, message?}`.
+    Connection = 11,
+    /// A remote pool's `health()` answer (id: the call's token).
+    Health = 12,
 }
 
 #[derive(Default)]
@@ -229,6 +233,16 @@ impl Inbox {
                 self.push(Kind::Failed, id as i64, None, Some(error_json(&e)), -1)
             }
         }
+    }
+
+    /// A remote pool's connection event (see `src/remote.rs`).
+    pub fn connection(&self, event: serde_json::Value) {
+        self.push(Kind::Connection, -1, None, Some(event), -1)
+    }
+
+    /// The answer to `health()` call `token` of a remote pool.
+    pub fn health(&self, token: u32, answer: serde_json::Value) {
+        self.push(Kind::Health, i64::from(token), None, Some(answer), -1)
     }
 
     pub fn event(&self, event: PoolEvent) {

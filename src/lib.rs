@@ -6,6 +6,7 @@ mod handle;
 mod inbox;
 mod options;
 mod pool;
+mod remote;
 mod wake;
 
 // Exported to JS by #[napi]; public here so that test builds (where napi

@@ -280,11 +280,7 @@ impl NativePool {
     /// Takes the pending batch.
     #[napi(catch_unwind)]
     pub fn drain(&self) -> NativeBatch {
-        let (json, frames) = self.inbox.take();
-        NativeBatch {
-            json,
-            frames: frames.into_iter().map(Buffer::from).collect(),
-        }
+        batch(self.inbox.take())
     }
 
     /// Closes the pool on a background thread; a `Closed` item arrives
@@ -323,8 +319,16 @@ fn stats_json(stats: &PoolStats) -> String {
     serde_json::to_string(stats).unwrap_or_else(|_| "{}".into())
 }
 
+/// What `Inbox::take` returns, as JS takes it.
+pub(crate) fn batch((json, frames): (String, Vec<Vec<u8>>)) -> NativeBatch {
+    NativeBatch {
+        json,
+        frames: frames.into_iter().map(Buffer::from).collect(),
+    }
+}
+
 /// `[name, value, ...]` as pairs (an odd last name is dropped).
-fn pairs(labels: Option<Vec<String>>) -> Vec<(String, String)> {
+pub(crate) fn pairs(labels: Option<Vec<String>>) -> Vec<(String, String)> {
     let mut flat = labels.unwrap_or_default().into_iter();
     std::iter::from_fn(|| Some((flat.next()?, flat.next()?))).collect()
 }

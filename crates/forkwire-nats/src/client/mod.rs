@@ -18,7 +18,7 @@ use crate::connect::NatsOptions;
 use crate::protocol;
 use bytes::Bytes;
 use forkwire::pool::{
-    ErrorCode, LatencyHistogram, Outcome, Payload, PoolStats, RequestError, Settled,
+    ErrorCode, LatencyHistogram, Outcome, Payload, PoolMetrics, PoolStats, RequestError, Settled,
 };
 use parking_lot::Mutex;
 use pending::{Done, Entry, Pending};
@@ -131,6 +131,8 @@ struct State {
     connection: Connection,
     stats: RemoteStats,
     latency: LatencyHistogram,
+    /// Failures by code (`ErrorCode::index`), for `metrics()`.
+    failures: [u64; ErrorCode::ALL.len()],
     /// Requests that were in flight when the connection went, to send
     /// again once it is back.
     resend_on_connect: Vec<u64>,
@@ -210,6 +212,7 @@ impl RemotePool {
                     ..RemoteStats::default()
                 },
                 latency: LatencyHistogram::new(),
+                failures: [0; ErrorCode::ALL.len()],
                 resend_on_connect: Vec::new(),
             }),
             options,
@@ -322,6 +325,14 @@ impl RemotePool {
         stats
     }
 
+    /// The pool's metrics in the Prometheus text format (as a local
+    /// pool's, with no workers of its own).
+    pub fn metrics(&self) -> PoolMetrics {
+        let stats = self.stats().pool;
+        let st = self.shared.state.lock();
+        PoolMetrics::new(stats, st.failures, st.latency.clone())
+    }
+
     /// Asks every sidecar of the service for its stats (`$SRV.STATS`) and
     /// gathers the answers that come within `timeout`.
     pub async fn health(&self, timeout: Duration) -> Result<Vec<SidecarHealth>, RequestError> {
@@ -332,6 +343,16 @@ impl RemotePool {
             .get()
             .ok_or_else(|| RequestError::new(ErrorCode::Connection, "not connected"))?;
         health::gather(client, &self.shared.options.service, timeout).await
+    }
+
+    /// Waits (up to `timeout`) for the open requests to settle, then
+    /// closes the pool.
+    pub async fn close_draining(&self, timeout: Duration) {
+        let until = Instant::now() + timeout;
+        while self.shared.state.lock().pending.len() > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.close().await;
     }
 
     /// Closes the pool: every open request settles with
@@ -435,12 +456,17 @@ impl Shared {
     fn finish(&self, id: u64, entry: Entry, outcome: Outcome) {
         {
             let mut st = self.state.lock();
+            let st = &mut *st;
             let stats = &mut st.stats.pool;
             match &outcome {
                 Outcome::Result { .. } => stats.completed += 1,
-                Outcome::RemoteError { .. } => stats.failed += 1,
+                Outcome::RemoteError { .. } => {
+                    stats.failed += 1;
+                    st.failures[ErrorCode::Remote.index()] += 1;
+                }
                 Outcome::Failed(e) => {
                     stats.failed += 1;
+                    st.failures[e.code.index()] += 1;
                     match e.code {
                         ErrorCode::Timeout => stats.timed_out += 1,
                         ErrorCode::Aborted => stats.aborted += 1,
