@@ -127,8 +127,12 @@ fn on_event(shared: &Weak<Shared>, event: async_nats::Event) {
         async_nats::Event::ServerError(e) => {
             (shared.events)(RemoteEvent::Error(format!("NATS server: {e}")))
         }
+        // While the connection is down, every failed reconnect attempt is
+        // a client error: `Disconnected` said it already.
         async_nats::Event::ClientError(e) => {
-            (shared.events)(RemoteEvent::Error(format!("NATS client: {e}")))
+            if matches!(shared.state.lock().connection, Connection::Up(_)) {
+                (shared.events)(RemoteEvent::Error(format!("NATS client: {e}")));
+            }
         }
         async_nats::Event::SlowConsumer(_) => (shared.events)(RemoteEvent::Error(
             "NATS: the pool reads answers too slowly (slow consumer): some were dropped".into(),
