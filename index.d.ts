@@ -83,8 +83,52 @@ export interface RestartOptions {
   backoffMs?: number
 }
 
-/** Options of {@link WorkerPool}. Exactly one of `command` and `script` is required. */
+/**
+ * Where a remote pool's sidecars are: `new WorkerPool({ nats: { servers, service } })` sends every request
+ * through NATS to one of the `forkwire-sidecar` processes serving `service` (NATS picks one; the sidecars run
+ * and supervise the workers). Credentials as NATS clients take them.
+ */
+export interface NatsOptions {
+  /** Server URLs (`nats://host:4222`, `tls://...`), as an array or comma-separated. Default `'nats://127.0.0.1:4222'`. */
+  servers?: string | string[]
+  /** The service the sidecars serve (`forkwire-sidecar --service`): letters, digits, `-`, `_`. Required. */
+  service: string
+  /** The connection's name in the server's monitoring. */
+  name?: string
+  /** A credentials file (`.creds`: JWT and nkey seed). */
+  credentials?: string
+  /** User and password (both or neither). */
+  user?: string
+  password?: string
+  /** An authentication token. */
+  token?: string
+  /** A CA file for the servers' certificates. */
+  tlsCa?: string
+  /** A client certificate and its key, for mutual TLS (both or neither). */
+  tlsCert?: string
+  tlsKey?: string
+  /**
+   * A request that no sidecar has claimed for this many ms was lost (its sidecar died, or it never reached
+   * one): it is resent if it has `retries` left, else it rejects with `ERR_FORKWIRE_WORKER_EXITED`. Sidecars
+   * claim what they hold every 500 ms. 0: never. Default 3000.
+   */
+  lostAfter?: number
+  /** Open requests at most; more reject with `ERR_FORKWIRE_QUEUE_FULL`. Default 1048576. */
+  maxPending?: number
+  /** How long one connection attempt may take, in ms. Default 2000. */
+  connectTimeout?: number
+}
+
+/** Options of {@link WorkerPool}. Exactly one of `command`, `script` and `nats` is required. */
 export interface WorkerPoolOptions {
+  /**
+   * A remote pool: the workers are those of the `forkwire-sidecar` processes serving `nats.service` on the NATS
+   * servers, on any hosts. `request`, `requestMany` (and `batchSize`), `timeout`, `retries`, `stats`, `health`,
+   * `metrics`, `close` work as for a local pool; `send`, `broadcast`, roles, `workerId`/`role`/`key` and handles
+   * throw `ERR_METHOD_NOT_IMPLEMENTED`, and the options that describe local workers (`command`, `size`, ...) are
+   * refused. Requests cross as JSON. NATS delivers at most once: give `retries` only to idempotent work.
+   */
+  nats?: NatsOptions
   /** A program that speaks the channel (e.g. a Rust worker built on the forkwire crate). */
   command?: string
   /** A Node script, run like `fork(script)` with `process.execPath`. */
@@ -154,6 +198,31 @@ export interface WorkerPoolOptions {
    * JS takes them 8 MiB at a time. Default 32 MiB (33554432).
    */
   maxBacklogBytes?: number
+}
+
+/** One entry of a remote pool's {@link WorkerPool.health}: a sidecar, from its `$SRV.STATS` answer. */
+export interface SidecarHealth {
+  /** Its service instance id. */
+  id: string
+  host: string
+  pid: number
+  version: string
+  /** When it started (RFC 3339). */
+  started: string
+  /** Requests it answered, and of those with an error. */
+  requests: number
+  errors: number
+  /** Mean time from taking a request to answering it. */
+  averageLatencyMs: number
+  /** Requests it holds now, and the most it holds before answering busy (the client then sends them elsewhere). */
+  inFlight: number
+  maxInFlight: number
+  /** Draining after SIGTERM: taking no new requests. */
+  draining: boolean
+  /** At least one of its workers runs. */
+  healthy: boolean
+  /** Its local pool's {@link PoolStats}, with its workers. */
+  pool: PoolStats
 }
 
 /** One entry of {@link WorkerPool.health}. */
@@ -312,7 +381,19 @@ export interface PoolStats {
    * estimate is within 10% of the true value, about 1% at the top of a decade).
    */
   latencyMs: LatencyPercentiles
+  /** Per worker slot (none for a remote pool). */
   workers: WorkerStats[]
+  /** A remote pool: the service called. */
+  service?: string
+  /** A remote pool: whether the NATS connection is up, and to which server. */
+  connected?: boolean
+  server?: string | null
+  /** A remote pool: times the connection was lost. */
+  disconnects?: number
+  /** A remote pool: requests a full sidecar gave back unstarted, sent again. */
+  busyResends?: number
+  /** A remote pool: requests no sidecar claimed within `nats.lostAfter`. */
+  lost?: number
 }
 
 /** Latency percentiles in ms; `null` before the first request settles. */
@@ -336,9 +417,13 @@ export interface LatencyPercentiles {
  */
 export declare class WorkerPool extends EventEmitter {
   constructor(options: WorkerPoolOptions)
-  /** Number of worker slots. */
+  /** Number of worker slots (0 for a remote pool: its sidecars have the workers). */
   readonly size: number
-  /** Resolves once every worker has started; rejects with `ERR_FORKWIRE_SPAWN` if one could not. */
+  /**
+   * Resolves once every worker has started; rejects with `ERR_FORKWIRE_SPAWN` if one could not. A remote pool:
+   * once connected to NATS; rejects with `ERR_FORKWIRE_CONNECTION` if no server could be reached or the
+   * credentials were refused (the pool is then closed).
+   */
   ready(): Promise<void>
   /** Sends `{id, type?, data}` to a worker and resolves with the `result` of its `{id, result}`. */
   request<T = unknown>(data: unknown, options?: RequestOptions): Promise<T>
@@ -388,8 +473,12 @@ export declare class WorkerPool extends EventEmitter {
   metrics(options?: MetricsOptions): string
   /** The `Content-Type` of {@link WorkerPool.metrics}' text: `'text/plain; version=0.0.4; charset=utf-8'`. */
   static readonly metricsContentType: 'text/plain; version=0.0.4; charset=utf-8'
-  /** Asks every live worker `{type: 'health-check'}` and reports each, with what the parent sees. Default `timeout` 3000 ms. */
-  health(options?: { timeout?: number }): Promise<WorkerHealth[]>
+  /**
+   * Asks every live worker `{type: 'health-check'}` and reports each, with what the parent sees. Default `timeout`
+   * 3000 ms. A remote pool reports every sidecar that answers `$SRV.STATS` within `timeout` (default 500 ms):
+   * `pool.health<SidecarHealth>()`.
+   */
+  health<T extends WorkerHealth | SidecarHealth = WorkerHealth>(options?: { timeout?: number }): Promise<T[]>
   /** Closes the pool; resolves when every worker process has exited. */
   close(options?: CloseOptions): Promise<void>
   /**
@@ -418,6 +507,12 @@ export declare class WorkerPool extends EventEmitter {
   on(event: 'protocolError', listener: (info: { workerId: number; message: string }) => void): this
   /** A pool-level failure, e.g. a worker that cannot be restarted. Without a listener it becomes a process warning. */
   on(event: 'error', listener: (err: ForkwireError) => void): this
+  /** A remote pool connected to a NATS server (the first time). */
+  on(event: 'connect', listener: (server: string) => void): this
+  /** A remote pool lost its connection; requests in flight on it reject with `ERR_FORKWIRE_CONNECTION` (or are resent, with `retries`). */
+  on(event: 'disconnect', listener: () => void): this
+  /** A remote pool connected again, maybe to another server of the cluster. */
+  on(event: 'reconnect', listener: (server: string) => void): this
   on(event: string | symbol, listener: (...args: any[]) => void): this
 }
 

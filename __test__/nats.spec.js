@@ -4,7 +4,7 @@
 // (Rust and Node). Every request settles exactly once, under faults too.
 const { WorkerPool, ForkwireError, WorkerError, codes } = require('..');
 const { useNats } = require('./fixtures/nats');
-const { within, nextEvent, sleep, Tally } = require('./fixtures/bounded');
+const { within, nextEvent, waitUntil, sleep, Tally } = require('./fixtures/bounded');
 const { fixture } = require('./fixtures/paths');
 
 const failure = (promise, ms) => within(promise.then(() => { throw new Error('expected a rejection'); }, (err) => err), ms);
@@ -193,6 +193,9 @@ describe('a remote pool', () => {
     expect(err.code).toBe(codes.CONNECTION);
     expect(err.message).toMatch(/authorization/i);
     expect((await failure(pool.request(1))).code).toBe(codes.CONNECTION);
+    // It closed itself: nothing keeps the process alive, close() returns.
+    await waitUntil(() => !pool.hasRef(), { what: 'the failed pool letting go' });
+    await within(pool.close());
     const good = remote(nats.url, 'auth', { nats: { user: 'app', password: 'right' } });
     await good.ready();
   });

@@ -12,6 +12,7 @@ const path = require('path');
 const { spawn } = require('child_process');
 const { root, example } = require('./fixtures/paths');
 const { WorkerPool, codes } = require('..');
+const { useNats } = require('./fixtures/nats');
 
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
 const programs = path.join(root, 'examples', 'readme');
@@ -29,9 +30,9 @@ function promisedOutput(file) {
 }
 
 /** Runs `node file` from the repository root; resolves with its exit and output, or rejects if it does not end in time. */
-function run(file, ms = 20000) {
+function run(file, env = {}, ms = 20000) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -48,6 +49,7 @@ function run(file, ms = 20000) {
 }
 
 describe('the README programs in examples/readme', () => {
+  const nats = useNats();
   const files = fs.readdirSync(programs).filter((f) => f.endsWith('.js')).sort();
 
   test('are there', () => {
@@ -58,7 +60,15 @@ describe('the README programs in examples/readme', () => {
     // The workers they start, built by `npm run build:workers`.
     for (const worker of ['readme_worker', 'readme_serve', 'http_worker']) example(worker);
     const file = path.join(programs, name);
-    const { code, signal, stdout, stderr } = await run(file);
+    // The remote pool's program talks to a real NATS server and sidecar,
+    // started as its comment says.
+    const env = {};
+    if (name === 'remote-pool.js') {
+      const server = await nats.server();
+      await nats.sidecar(server.url, 'demo', { args: ['--size', '4'] });
+      env.NATS_URL = server.url;
+    }
+    const { code, signal, stdout, stderr } = await run(file, env);
     expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: '' });
     expect(stdout).toBe(promisedOutput(file));
   });

@@ -579,6 +579,12 @@ class WorkerPool extends EventEmitter {
           break;
         case CONNECTION: {
           const [name, ...args] = this.#link.event(payload);
+          if (payload.state === 'failed') {
+            // Never connected: like a pool whose workers could not start,
+            // it is closed, and says why to every later call.
+            this.#startError = args[0];
+            this.close();
+          }
           if (name === 'error') this.#emitError(args[0]);
           else this.#emit(name, ...args);
           break;
