@@ -120,6 +120,13 @@ function targets(rows, meta) {
   const sock = ['socketpair@1', 'socketpair@2'].map((id) => m(id, 'pipe.tiny')).filter(Boolean).sort((a, b) => b.median - a.median)[0];
   add('engine natively from Rust (Pool, 2 seed workers, pipelined tiny) within 2x of the socketpair echo (≥ 0.5x its best)', m('native-engine@2', 'pipe.tiny'), sock, (r) => r >= 0.5);
   add('sequential tiny round trip p50: forkwire, 1 Rust worker ≤ fork()+WorkerClient (json), 1 Node worker', m('forkwire-rust@1', 'seq.tiny.p50'), m('fork-json@1', 'seq.tiny.p50'), (r) => r <= 1);
+  // The NATS hop: the same seed_workers behind a sidecar and a local nats-server, against the local pool.
+  for (const [what, key] of [['pipelined tiny request()', 'pipe.tiny'], ['pipelined 4 KB request()', 'pipe.4KB'], ['requestMany() one request per item', 'many.tiny']]) {
+    const suffix = key.startsWith('many') ? '.many' : '';
+    add(`${what}, 2 Rust workers: remote pool (nats-server + 1 sidecar) / local pool`, m(`forkwire-nats${suffix}@2`, key), m(`forkwire-rust${suffix}@2`, key), null);
+  }
+  add('pipelined tiny request(), 2 Rust workers: remote pool / fork()+WorkerClient (json), 2 Node workers', m('forkwire-nats@2', 'pipe.tiny'), fork2, null);
+  add('sequential tiny round trip p50, 1 Rust worker: remote pool / local pool', m('forkwire-nats@1', 'seq.tiny.p50'), m('forkwire-rust@1', 'seq.tiny.p50'), null);
   add('idle worker RSS: Rust seed_worker / Node script (both under forkwire)', m('forkwire-rust@1', 'startup.rssKiB'), m('forkwire-node@1', 'startup.rssKiB'), null);
   add('start-up to first reply: forkwire Rust worker / forkwire Node script worker', m('forkwire-rust@1', 'startup.ms'), m('forkwire-node@1', 'startup.ms'), null);
   add('start-up to first reply: forkwire Rust worker / fork()+WorkerClient Node worker', m('forkwire-rust@1', 'startup.ms'), m('fork-json@1', 'startup.ms'), null);

@@ -11,6 +11,9 @@
 // seed's ipc-patterns.md); none is tuned beyond what is said in
 // bench/README.md ("Fairness").
 const { fork } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 const paths = require('./paths');
 
 // ---------------------------------------------------------------- fork()
@@ -150,6 +153,48 @@ function forkwirePool(kind) {
   };
 }
 
+// ---------------------------------------------------------------- forkwire over NATS
+
+/**
+ * The remote pool: one real nats-server on loopback and one sidecar running
+ * `workers` seed_workers (the worker of the forkwire-rust rows), so the
+ * difference between the two rows is the NATS hop.
+ */
+async function forkwireNats({ workers, concurrency }) {
+  const { WorkerPool } = require(paths.root);
+  const { startNatsServer, startSidecar } = require('../../tools/nats/server');
+  // The 256 KB batches of the requestMany({ batchSize }) rows are 64 MiB
+  // (NATS's largest max_payload); the default is 1 MiB.
+  const conf = path.join(os.tmpdir(), `forkwire-bench-nats-${process.pid}.conf`);
+  fs.writeFileSync(conf, 'max_payload: 67108864\n');
+  const server = await startNatsServer(['-c', conf]);
+  fs.rmSync(conf, { force: true });
+  let sidecar;
+  try {
+    sidecar = await startSidecar(paths.root, server.url, 'bench', {
+      args: ['--size', String(workers), '--concurrency', String(concurrency), '--max-in-flight', String(workers * concurrency * 64)],
+      worker: paths.seedWorker,
+    });
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  const pool = new WorkerPool({ nats: { servers: server.url, service: 'bench' } });
+  await pool.ready();
+  return {
+    request: (data) => pool.request(data),
+    requestMany: (items) => pool.requestMany(items),
+    requestBatches: (items) => pool.requestMany(items, { batchSize: BATCH_SIZE }),
+    pids: () => [sidecar.child.pid],
+    close: async () => {
+      await pool.close();
+      sidecar.child.kill('SIGTERM');
+      await sidecar.exited;
+      await server.stop();
+    },
+  };
+}
+
 // ---------------------------------------------------------------- the table
 
 /**
@@ -165,6 +210,13 @@ const SYSTEMS = {
   'jest-worker': { label: 'jest-worker (child processes)', worker: 'Node', create: jestWorkerPool },
   'forkwire-node': { label: 'forkwire WorkerPool({ script })', worker: 'Node', create: forkwirePool('node'), many: true },
   'forkwire-rust': { label: 'forkwire WorkerPool({ command })', worker: 'Rust', create: forkwirePool('rust'), many: true, batch: BATCH_SIZE },
+  'forkwire-nats': {
+    label: 'forkwire WorkerPool({ nats }): nats-server + 1 sidecar',
+    worker: 'Rust',
+    create: forkwireNats,
+    many: true,
+    batch: BATCH_SIZE,
+  },
 };
 
 /** The JS pool rows forkwire is compared with. */
