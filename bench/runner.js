@@ -95,6 +95,9 @@ process.on('message', async (msg) => {
       process.disconnect();
     }
   } catch (err) {
+    // run.js kills a runner that failed: close the system first, so that
+    // no process it started (workers, servers) outlives it.
+    await close().catch(() => {});
     reply({ ok: false, error: err && err.stack ? err.stack : String(err) });
   }
 });

@@ -157,30 +157,11 @@ pub const INFO_TYPE: &str = "io.nats.micro.v1.info_response";
 /// See [`PING_TYPE`].
 pub const STATS_TYPE: &str = "io.nats.micro.v1.stats_response";
 
-/// `time` in RFC 3339 (UTC, whole seconds).
+/// `time` in RFC 3339 (UTC, milliseconds), as JavaScript's
+/// `toISOString()` writes it.
 pub fn rfc3339(time: SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let ms = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    forkwire::codec::v8::iso_string(ms as f64).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -190,11 +171,11 @@ mod tests {
 
     #[test]
     fn dates_are_rfc3339() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400 + 3661);
-        assert_eq!(rfc3339(leap), "2000-02-29T01:01:01Z");
+        assert_eq!(rfc3339(leap), "2000-02-29T01:01:01.000Z");
         let later = UNIX_EPOCH + Duration::from_secs(1_796_169_600);
-        assert_eq!(rfc3339(later), "2026-12-02T00:00:00Z");
+        assert_eq!(rfc3339(later), "2026-12-02T00:00:00.000Z");
     }
 
     #[test]

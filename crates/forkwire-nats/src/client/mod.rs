@@ -162,6 +162,8 @@ struct Shared {
     next_id: AtomicU64,
     /// Closed: the tasks end.
     stop: watch::Sender<bool>,
+    /// Wakes the clock when the first request opens.
+    work: tokio::sync::Notify,
     /// The first connection's fate.
     ready: watch::Sender<Option<Result<(), String>>>,
     client: OnceLock<async_nats::Client>,
@@ -220,6 +222,7 @@ impl RemotePool {
             settled,
             events,
             next_id: AtomicU64::new(1),
+            work: tokio::sync::Notify::new(),
             stop: watch::channel(false).0,
             ready: watch::channel(None).0,
             client: OnceLock::new(),
@@ -349,7 +352,7 @@ impl RemotePool {
     /// closes the pool.
     pub async fn close_draining(&self, timeout: Duration) {
         let until = Instant::now() + timeout;
-        while self.shared.state.lock().pending.len() > 0 && Instant::now() < until {
+        while !self.shared.state.lock().pending.is_empty() && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         self.close().await;
@@ -405,6 +408,7 @@ impl Shared {
             submitted: now,
             heard: now,
             retries: request.retries.unwrap_or(self.options.retries),
+            resend_at: None,
         };
         let budget_ms = entry.budget_ms(now);
         let refused = {
@@ -424,13 +428,19 @@ impl Shared {
             match refusal {
                 Some(r) => Some((r, entry)),
                 None => match st.pending.insert(request.id, entry) {
-                    Ok(()) => None,
+                    Ok(()) => {
+                        if st.pending.len() == 1 {
+                            // The clock sleeps while nothing is open.
+                            self.work.notify_one();
+                        }
+                        None
+                    }
                     Err(entry) => Some((
                         (
                             ErrorCode::Protocol,
                             format!("request id {} is open already", request.id),
                         ),
-                        entry,
+                        *entry,
                     )),
                 },
             }

@@ -28,6 +28,8 @@ pub(crate) struct Entry {
     pub heard: Instant,
     /// Resends left if its sidecar is lost.
     pub retries: u32,
+    /// When a busy sidecar's answer has it sent again.
+    pub resend_at: Option<Instant>,
 }
 
 impl Entry {
@@ -49,9 +51,9 @@ pub(crate) struct Pending {
 
 impl Pending {
     /// Adds a request; gives it back if its id is open already.
-    pub fn insert(&mut self, id: u64, entry: Entry) -> Result<(), Entry> {
+    pub fn insert(&mut self, id: u64, entry: Entry) -> Result<(), Box<Entry>> {
         if self.entries.contains_key(&id) {
-            return Err(entry);
+            return Err(Box::new(entry));
         }
         if let Some(deadline) = entry.deadline {
             self.deadlines.insert((deadline, id));
@@ -66,7 +68,9 @@ impl Pending {
         if let Some(deadline) = entry.deadline {
             self.deadlines.remove(&(deadline, id));
         }
-        self.resends.retain(|&(_, r)| r != id);
+        if let Some(at) = entry.resend_at {
+            self.resends.remove(&(at, id));
+        }
         Some(entry)
     }
 
@@ -76,6 +80,10 @@ impl Pending {
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     /// A sidecar holds these: they are not lost.
@@ -89,7 +97,10 @@ impl Pending {
 
     /// Sends `id` again at `at` (a busy sidecar gave it back).
     pub fn resend_at(&mut self, id: u64, at: Instant) {
-        if self.entries.contains_key(&id) {
+        if let Some(entry) = self.entries.get_mut(&id) {
+            if let Some(before) = entry.resend_at.replace(at) {
+                self.resends.remove(&(before, id));
+            }
             self.resends.insert((at, id));
         }
     }
@@ -115,6 +126,9 @@ impl Pending {
                 break;
             }
             self.resends.pop_first();
+            if let Some(entry) = self.entries.get_mut(&id) {
+                entry.resend_at = None;
+            }
             due.push(id);
         }
         due
@@ -123,12 +137,10 @@ impl Pending {
     /// The requests no sidecar has claimed for `silence` (none waiting to
     /// be resent), oldest first.
     pub fn silent(&self, now: Instant, silence: Duration) -> Vec<u64> {
-        let waiting: std::collections::HashSet<u64> =
-            self.resends.iter().map(|&(_, id)| id).collect();
         let mut lost: Vec<(Instant, u64)> = self
             .entries
             .iter()
-            .filter(|(id, e)| now.duration_since(e.heard) >= silence && !waiting.contains(id))
+            .filter(|(_, e)| now.duration_since(e.heard) >= silence && e.resend_at.is_none())
             .map(|(&id, e)| (e.heard, id))
             .collect();
         lost.sort_unstable();
@@ -171,6 +183,7 @@ mod tests {
             submitted: now,
             heard: now,
             retries: 1,
+            resend_at: None,
         }
     }
 

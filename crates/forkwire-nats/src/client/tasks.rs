@@ -296,6 +296,11 @@ async fn clock(shared: &Shared) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_lost_check = Instant::now();
     loop {
+        if shared.state.lock().pending.is_empty() {
+            // Idle: no timer wakes the process until a request opens.
+            shared.work.notified().await;
+            tick.reset();
+        }
         tick.tick().await;
         let now = Instant::now();
         let (expired, resends) = {

@@ -12,7 +12,7 @@ const MAX_TIME: f64 = 8.64e15;
 /// years outside 0..=9999 use six digits and a sign, as in JavaScript.
 /// `None` for an invalid date (NaN or out of range), which JSON writes as
 /// `null`.
-pub(super) fn iso_string(time: f64) -> Option<String> {
+pub fn iso_string(time: f64) -> Option<String> {
     if !time.is_finite() || time.abs() > MAX_TIME {
         return None;
     }

@@ -69,6 +69,7 @@ mod walk;
 mod wire;
 
 pub use bigint::BigInt;
+pub use date::iso_string;
 pub use error::Error;
 pub use key::Key;
 pub(crate) use probe::leading_member;
