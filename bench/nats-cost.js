@@ -21,7 +21,7 @@ const { WorkerPool } = require(paths.root);
 const TICK = 100; // clock ticks per second of /proc/PID/stat on Linux
 
 function args() {
-  const out = { requests: 20000, rounds: 5 };
+  const out = { requests: 100000, rounds: 5 };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
