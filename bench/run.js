@@ -67,7 +67,7 @@ function plan(opts) {
         idleMs: 300,
         // Past the first minRounds, rounds stop early (with a note) rather
         // than end the run past this many seconds from the invocation.
-        budgetSeconds: 280,
+        budgetSeconds: 360,
         minRounds: 3,
       };
   if (opts.rounds !== null) {

@@ -120,6 +120,18 @@ function targets(rows, meta) {
   const sock = ['socketpair@1', 'socketpair@2'].map((id) => m(id, 'pipe.tiny')).filter(Boolean).sort((a, b) => b.median - a.median)[0];
   add('engine natively from Rust (Pool, 2 seed workers, pipelined tiny) within 2x of the socketpair echo (≥ 0.5x its best)', m('native-engine@2', 'pipe.tiny'), sock, (r) => r >= 0.5);
   add('sequential tiny round trip p50: forkwire, 1 Rust worker ≤ fork()+WorkerClient (json), 1 Node worker', m('forkwire-rust@1', 'seq.tiny.p50'), m('fork-json@1', 'seq.tiny.p50'), (r) => r <= 1);
+  add(
+    "pipelined tiny request(), advanced serialization: 2 Rust workers ≥ 3x fork()+WorkerClient (advanced), 2 Node workers",
+    m('forkwire-rust-advanced@2', 'pipe.tiny'),
+    m('fork-advanced@2', 'pipe.tiny'),
+    (r) => r >= 3,
+  );
+  add(
+    "requestMany() one request per item, advanced serialization: 2 Rust workers / fork()+WorkerClient (advanced), 2 Node workers",
+    m('forkwire-rust-advanced.many@2', 'many.tiny'),
+    m('fork-advanced@2', 'pipe.tiny'),
+    null,
+  );
   // The NATS hop: the same seed_workers behind a sidecar and a local nats-server, against the local pool.
   for (const [what, key] of [['pipelined tiny request()', 'pipe.tiny'], ['pipelined 4 KB request()', 'pipe.4KB'], ['requestMany() one request per item', 'many.tiny']]) {
     const suffix = key.startsWith('many') ? '.many' : '';

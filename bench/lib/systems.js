@@ -137,11 +137,11 @@ async function jestWorkerPool({ workers }) {
 /** Items per request in the requestMany({ batchSize }) rows. */
 const BATCH_SIZE = 256;
 
-function forkwirePool(kind) {
+function forkwirePool(kind, serialization = 'json') {
   return async ({ workers, concurrency }) => {
     const { WorkerPool } = require(paths.root);
     const target = kind === 'rust' ? { command: paths.seedWorker } : { script: paths.ipcWorker };
-    const pool = new WorkerPool({ ...target, size: workers, concurrency });
+    const pool = new WorkerPool({ ...target, size: workers, concurrency, serialization });
     await pool.ready();
     return {
       request: (data) => pool.request(data),
@@ -210,6 +210,12 @@ const SYSTEMS = {
   'jest-worker': { label: 'jest-worker (child processes)', worker: 'Node', create: jestWorkerPool },
   'forkwire-node': { label: 'forkwire WorkerPool({ script })', worker: 'Node', create: forkwirePool('node'), many: true },
   'forkwire-rust': { label: 'forkwire WorkerPool({ command })', worker: 'Rust', create: forkwirePool('rust'), many: true, batch: BATCH_SIZE },
+  'forkwire-rust-advanced': {
+    label: "forkwire WorkerPool({ command, serialization: 'advanced' })",
+    worker: 'Rust',
+    create: forkwirePool('rust', 'advanced'),
+    many: true,
+  },
   'forkwire-nats': {
     label: 'forkwire WorkerPool({ nats }): nats-server + 1 sidecar',
     worker: 'Rust',

@@ -354,3 +354,23 @@ fn metrics_agree_with_stats_and_time_every_settled_request() {
     }
     pool.close(CloseOptions::default());
 }
+
+#[test]
+fn requests_carry_the_protocol_version_in_both_modes() {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/envelope_child.js");
+    for mode in [forkwire::Mode::Json, forkwire::Mode::Advanced] {
+        let mut command = Command::node(&script);
+        command.serialization(mode);
+        let mut options = PoolOptions::new(command);
+        options.size = 1;
+        options.protocol_version = Some("\"1.2\"".into());
+        let pool = Pool::new(options).unwrap();
+        let envelope: serde_json::Value = pool
+            .call_with(&json!({"a": 1}), Some("t"), Target::Any, None)
+            .unwrap();
+        assert_eq!(envelope["version"], "1.2", "{mode:?}: {envelope}");
+        assert_eq!(envelope["type"], "t");
+        assert_eq!(envelope["data"], json!({"a": 1}));
+        pool.close(CloseOptions::default());
+    }
+}

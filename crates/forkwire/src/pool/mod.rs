@@ -457,10 +457,26 @@ impl Pool {
                     id: u64,
                     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
                     kind: Option<&'a str>,
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    version: Option<serde_json::Value>,
                     data: &'a T,
                 }
+                // `protocol_version` is JSON text, as in json mode's envelope.
+                let version = match self.shared.options.protocol_version.as_deref() {
+                    Some(text) => Some(
+                        serde_json::from_str::<serde_json::Value>(text)
+                            .map_err(|e| serialize_err(&e))?,
+                    ),
+                    None => None,
+                };
+                let envelope = Envelope {
+                    id,
+                    kind,
+                    version,
+                    data,
+                };
                 let mut frame = Vec::new();
-                codec::encode_frame(self.shared.mode, &Envelope { id, kind, data }, &mut frame)
+                codec::encode_frame(self.shared.mode, &envelope, &mut frame)
                     .map_err(|e| serialize_err(&e))?;
                 Ok(Body::Frame(frame))
             }
