@@ -216,6 +216,41 @@ describe('a remote pool', () => {
     expect(await finishing).toBe(200);
   });
 
+  test('closed before it connects: ready() and health() reject, close() returns, nothing is left open', async () => {
+    // A server that accepts and never speaks: the connection stays pending.
+    const silent = require('net').createServer(() => {});
+    await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const pool = remote(`nats://127.0.0.1:${silent.address().port}`, 'pending', { nats: { connectTimeout: 5000 } });
+      const ready = failure(pool.ready());
+      const request = failure(pool.request(1));
+      await sleep(50);
+      await within(pool.close(), 2000);
+      expect((await ready).code).toBe(codes.CLOSED);
+      expect((await request).code).toBe(codes.CLOSED);
+      expect((await failure(pool.health())).code).toBe(codes.CLOSED);
+      expect(pool.hasRef()).toBe(false);
+    } finally {
+      silent.close();
+    }
+  });
+
+  test('a drain that times out fails what was running once: it is not sent to another sidecar', async () => {
+    const nats = await server();
+    const slow = await sidecar(nats.url, 'slowdrain', { args: ['--size', '1', '--drain-timeout', '300'] });
+    const pool = remote(nats.url, 'slowdrain', { timeout: Infinity });
+    const running = failure(pool.request(3000, { type: 'sleep' }), 8000);
+    await sleep(200);
+    await sidecar(nats.url, 'slowdrain', { args: ['--size', '1'] });
+    slow.child.kill('SIGTERM');
+    const err = await running;
+    expect(err.code).toBe(codes.CLOSED);
+    const health = await pool.health();
+    expect(health).toHaveLength(1);
+    expect(health[0].requests).toBe(0);
+    expect(pool.stats().busyResends).toBe(0);
+  });
+
   test('refuses what only a local pool can do, with clear errors', async () => {
     const nats = await server();
     const pool = remote(nats.url, 'local');
@@ -227,5 +262,6 @@ describe('a remote pool', () => {
     expect(() => new WorkerPool({ nats: { service: 'a.b' } })).toThrow(/nats.service/);
     expect(() => new WorkerPool({ nats: { service: 'a' }, serialization: 'advanced' })).toThrow(/serialization/);
     expect(() => new WorkerPool({ nats: { service: 'a', user: 'u' } })).toThrow(/nats.password/);
+    expect(() => new WorkerPool({ nats: { service: 'a', lostAfter: 10 } })).toThrow(/nats.lostAfter/);
   });
 });

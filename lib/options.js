@@ -62,6 +62,16 @@ function optionalString(options, name, label = name) {
 }
 
 /**
+ * `nats.lostAfter`: 0 (never) or at least 1000 ms, since sidecars claim
+ * what they hold only every 500 ms.
+ */
+function lostAfter(value) {
+  const ms = nonNegative(value, 'nats.lostAfter', 3000);
+  if (ms !== 0 && ms < 1000) throw invalid('nats.lostAfter', '0 (never) or at least 1000 (ms)', value);
+  return ms;
+}
+
+/**
  * A remote pool's options (`nats`): the sidecars' service on NATS servers.
  * The workers are the sidecars' business, so the options that describe
  * local workers are refused rather than ignored.
@@ -100,7 +110,7 @@ function normalizeRemote(options) {
       tlsKey,
       timeout: nonNegative(options.timeout, 'timeout', 0),
       retries: nonNegativeInt(options, 'retries', 0, MAX_COUNT),
-      lostAfter: nonNegative(nats.lostAfter, 'nats.lostAfter', 3000),
+      lostAfter: lostAfter(nats.lostAfter),
       maxPending: positiveInt(nats, 'maxPending', 1 << 20),
       connectTimeout: nonNegative(nats.connectTimeout, 'nats.connectTimeout', 2000),
     },

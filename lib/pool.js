@@ -374,7 +374,7 @@ class WorkerPool extends EventEmitter {
    */
   async health(options = {}) {
     if (this.#link) {
-      if (this.#state === 'closed') throw this.#closedError();
+      if (this.#state !== 'open') throw this.#closedError();
       return this.#link.health(this.#native, nonNegative(options.timeout, 'timeout', 500));
     }
     const timeout = nonNegative(options.timeout, 'timeout', 3000);
@@ -604,6 +604,7 @@ class WorkerPool extends EventEmitter {
         case CLOSED:
           // The last batch: the engine releases the wake-up once it is taken.
           this.#state = 'closed';
+          this.#link?.closed(this.#closedError());
           this.#onClosed?.();
           break;
         default:

@@ -45,6 +45,16 @@ class RemoteLink {
     }
   }
 
+  /**
+   * The pool closed: a ready() still waiting rejects (closed before it
+   * connected), and so does every health() still waiting.
+   */
+  closed(error) {
+    this.#rejectReady(error);
+    for (const call of this.#health.values()) call.reject(error);
+    this.#health.clear();
+  }
+
   /** Asks every sidecar for its stats; resolves with what came within `timeout` ms. */
   health(native, timeout) {
     const token = this.#nextToken++;

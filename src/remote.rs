@@ -53,7 +53,9 @@ impl NativeRemoteOptions {
                 .tls_cert
                 .map(Into::into)
                 .zip(self.tls_key.map(Into::into)),
-            connect_timeout: (self.connect_timeout > 0.0).then(|| millis(self.connect_timeout)),
+            // `Infinity` (wait as long as it takes) is a day.
+            connect_timeout: (self.connect_timeout > 0.0)
+                .then(|| millis(self.connect_timeout).min(Duration::from_secs(86_400))),
             ..NatsOptions::default()
         };
         let mut options = RemoteOptions::new(nats, self.service);

@@ -81,10 +81,13 @@ pub fn check_service_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// The error status a failure with `code` is answered with.
+/// The error status a failure with `code` is answered with. Only a
+/// refusal before the work started is [`STATUS_BUSY`] (the client sends it
+/// again without spending a retry): a pool closing under a running request
+/// is a failure like its worker's exit.
 pub fn status_of(code: ErrorCode) -> u16 {
     match code {
-        ErrorCode::QueueFull | ErrorCode::Closed => STATUS_BUSY,
+        ErrorCode::QueueFull => STATUS_BUSY,
         ErrorCode::Timeout => STATUS_TIMEOUT,
         ErrorCode::Serialize => STATUS_BAD_REQUEST,
         _ => STATUS_FAILED,
@@ -100,12 +103,17 @@ pub fn error_headers(status: u16, code: ErrorCode, message: &str) -> HeaderMap {
     headers
 }
 
-/// `text` as a header value: one line, at most 1 KiB.
-pub fn header_text(text: &str) -> String {
-    let line: String = text
-        .chars()
+/// `text` as one line: control characters become spaces (in JSON text
+/// they can only be whitespace between tokens, so JSON stays JSON).
+pub fn one_line(text: &str) -> String {
+    text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+        .collect()
+}
+
+/// `text` as a header value for people: one line, at most 1 KiB.
+pub fn header_text(text: &str) -> String {
+    let line = one_line(text);
     match line.char_indices().nth(1024) {
         Some((at, _)) => format!("{}...", &line[..at]),
         None => line,
@@ -201,6 +209,12 @@ mod tests {
                 message: "too slow really".into()
             }
         );
+        assert_eq!(status_of(ErrorCode::QueueFull), STATUS_BUSY);
+        assert_eq!(
+            status_of(ErrorCode::Closed),
+            STATUS_FAILED,
+            "a closing pool may have started it"
+        );
         let busy = error_headers(STATUS_BUSY, ErrorCode::QueueFull, "full");
         assert_eq!(read_answer(Some(&busy), b""), Answer::Busy("full".into()));
         let mut worker = error_headers(STATUS_FAILED, ErrorCode::Remote, "boom");
@@ -249,5 +263,6 @@ mod tests {
         let long = "x".repeat(5000);
         assert_eq!(header_text(&long).len(), 1027);
         assert_eq!(header_text("a\r\nb"), "a  b");
+        assert_eq!(one_line("{\"a\":\r\n1}"), "{\"a\":  1}");
     }
 }

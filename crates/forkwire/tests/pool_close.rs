@@ -26,6 +26,12 @@ fn close_leaves_no_process_descriptor_or_thread() {
             "round {round}: a worker is still there"
         );
         assert_eq!(open_fds(), fds, "round {round}: descriptors leaked");
+        // close() has joined every thread; the kernel may list a joined
+        // thread in /proc for a moment longer while it finishes exiting.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while threads() != tasks && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let names: Vec<String> = std::fs::read_dir("/proc/self/task")
             .unwrap()
             .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())

@@ -47,6 +47,9 @@ pub(super) async fn gather(
 ) -> Result<Vec<SidecarHealth>, RequestError> {
     let connection =
         |e: &dyn std::fmt::Display| RequestError::new(ErrorCode::Connection, e.to_string());
+    // Answers are gathered for the whole window (how many sidecars there
+    // are is what is asked): an endless one is an hour.
+    let timeout = timeout.min(Duration::from_secs(3600));
     let inbox = client.new_inbox();
     let mut answers = client
         .subscribe(inbox.clone())
@@ -56,7 +59,16 @@ pub(super) async fn gather(
         .publish_with_reply(format!("$SRV.STATS.{service}"), inbox, "".into())
         .await
         .map_err(|e| connection(&e))?;
-    client.flush().await.map_err(|e| connection(&e))?;
+    // A flush waits for the connection: bounded by the call's own time.
+    match tokio::time::timeout(timeout, client.flush()).await {
+        Ok(flushed) => flushed.map_err(|e| connection(&e))?,
+        Err(_) => {
+            return Err(RequestError::new(
+                ErrorCode::Connection,
+                "not connected to NATS",
+            ))
+        }
+    }
     let mut found = Vec::new();
     let deadline = tokio::time::Instant::now() + timeout;
     while let Ok(Some(message)) = tokio::time::timeout_at(deadline, answers.next()).await {

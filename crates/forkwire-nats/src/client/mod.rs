@@ -133,9 +133,10 @@ struct State {
     latency: LatencyHistogram,
     /// Failures by code (`ErrorCode::index`), for `metrics()`.
     failures: [u64; ErrorCode::ALL.len()],
-    /// Requests that were in flight when the connection went, to send
-    /// again once it is back.
-    resend_on_connect: Vec<u64>,
+    /// Requests to send once connected: made before the first connection
+    /// or while it was down (`false`), or in flight with a retry left when
+    /// it went (`true`: the resend spends it).
+    unsent: Vec<(u64, bool)>,
 }
 
 /// What the publisher task is asked to send.
@@ -215,7 +216,7 @@ impl RemotePool {
                 },
                 latency: LatencyHistogram::new(),
                 failures: [0; ErrorCode::ALL.len()],
-                resend_on_connect: Vec::new(),
+                unsent: Vec::new(),
             }),
             options,
             out,
@@ -308,7 +309,7 @@ impl RemotePool {
         };
         let n = taken.len();
         for (id, entry) in taken {
-            let _ = self.shared.out.send(Out::Cancel(id));
+            self.shared.tell_cancel(id);
             self.shared
                 .finish(id, entry, Outcome::Failed(RequestError::new(code, message)));
         }
@@ -362,23 +363,44 @@ impl RemotePool {
     /// `ERR_FORKWIRE_CLOSED` (their sidecars are told to cancel them), and
     /// the connection is flushed and dropped.
     pub async fn close(&self) {
-        let taken = {
+        let (taken, up) = {
             let mut st = self.shared.state.lock();
+            let up = matches!(st.connection, Connection::Up(_));
             st.connection = Connection::Closed;
-            st.pending.take_all()
+            st.unsent.clear();
+            (st.pending.take_all(), up)
         };
+        self.shared.ready.send_if_modified(|ready| {
+            let first = ready.is_none();
+            if first {
+                *ready = Some(Err("the pool was closed before it connected".into()));
+            }
+            first
+        });
+        let ids: Vec<u64> = taken.iter().map(|(id, _)| *id).collect();
         for (id, entry) in taken {
-            let _ = self.shared.out.send(Out::Cancel(id));
             self.shared.finish(
                 id,
                 entry,
                 Outcome::Failed(RequestError::new(ErrorCode::Closed, "the pool was closed")),
             );
         }
-        if let Some(client) = self.shared.client.get() {
-            // Let the cancels out (bounded: a dead connection does not hold
-            // close() up).
-            let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
+        if let (Some(client), Some(inbox)) = (self.shared.client.get(), self.shared.inbox.get()) {
+            // Cancels straight to the connection (the publisher stops now),
+            // then drain it: the connection closes and stops reconnecting.
+            // Bounded: a dead connection does not hold close() up.
+            let bye = async {
+                if up {
+                    for id in ids {
+                        let reply = Bytes::from(format!("{inbox}.{id}"));
+                        let _ = client
+                            .publish(self.shared.cancel_subject.clone(), reply)
+                            .await;
+                    }
+                }
+                let _ = client.drain().await;
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), bye).await;
         }
         self.shared.stop.send_replace(true);
     }
@@ -404,13 +426,16 @@ impl Shared {
             done,
             kind: kind.clone(),
             data: data.clone(),
-            deadline: timeout.map(|t| now + t),
+            // A timeout too large to add is none (`Infinity` from JS).
+            deadline: timeout.and_then(|t| now.checked_add(t)),
             submitted: now,
             heard: now,
             retries: request.retries.unwrap_or(self.options.retries),
             resend_at: None,
+            busy: 0,
         };
         let budget_ms = entry.budget_ms(now);
+        let mut up = false;
         let refused = {
             let mut st = self.state.lock();
             let refusal = match &st.connection {
@@ -433,6 +458,12 @@ impl Shared {
                             // The clock sleeps while nothing is open.
                             self.work.notify_one();
                         }
+                        up = matches!(st.connection, Connection::Up(_));
+                        if !up {
+                            // Sent once connected; until then it takes no
+                            // room in the publisher's queue.
+                            st.unsent.push((request.id, false));
+                        }
                         None
                     }
                     Err(entry) => Some((
@@ -452,6 +483,9 @@ impl Shared {
                 entry.done,
                 Outcome::Failed(RequestError::new(code, message)),
             );
+            return;
+        }
+        if !up {
             return;
         }
         let _ = self.out.send(Out::Request {

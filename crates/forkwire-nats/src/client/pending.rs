@@ -30,6 +30,8 @@ pub(crate) struct Entry {
     pub retries: u32,
     /// When a busy sidecar's answer has it sent again.
     pub resend_at: Option<Instant>,
+    /// Busy answers it got in a row, for the backoff.
+    pub busy: u32,
 }
 
 impl Entry {
@@ -103,6 +105,17 @@ impl Pending {
             }
             self.resends.insert((at, id));
         }
+    }
+
+    /// A sidecar answered `id` busy: it is sent again after a backoff
+    /// that doubles with each busy answer in a row, from `first` to `max`.
+    pub fn busy(&mut self, id: u64, now: Instant, first: Duration, max: Duration) {
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
+        let delay = first.saturating_mul(1 << entry.busy.min(16)).min(max);
+        entry.busy += 1;
+        self.resend_at(id, now + delay);
     }
 
     /// Takes the requests whose deadline has passed.
@@ -184,6 +197,7 @@ mod tests {
             heard: now,
             retries: 1,
             resend_at: None,
+            busy: 0,
         }
     }
 
@@ -233,6 +247,23 @@ mod tests {
         assert!(pending.silent(later, Duration::from_secs(1)).is_empty());
         assert_eq!(pending.due_resends(later), [1]);
         assert!(pending.due_resends(later).is_empty());
+    }
+
+    #[test]
+    fn busy_answers_back_off() {
+        let now = Instant::now();
+        let mut pending = Pending::default();
+        pending.insert(1, entry(now, None)).ok();
+        let (first, max) = (Duration::from_millis(10), Duration::from_millis(50));
+        let mut waits = Vec::new();
+        for _ in 0..5 {
+            pending.busy(1, now, first, max);
+            let at = pending.get(1).and_then(|e| e.resend_at).unwrap();
+            waits.push(at - now);
+            pending.due_resends(at);
+        }
+        let ms: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [10, 20, 40, 50, 50]);
     }
 
     #[test]

@@ -14,8 +14,31 @@ use tokio::sync::mpsc;
 
 /// How often the clock looks at deadlines and resends.
 const TICK: Duration = Duration::from_millis(5);
-/// How long a busy sidecar's request waits before it is sent again.
+/// How long a busy sidecar's request waits before it is sent again, the
+/// first time; each busy answer in a row doubles it, up to the max.
 const BUSY_BACKOFF: Duration = Duration::from_millis(10);
+const BUSY_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Why a request is sent again.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Again {
+    /// Its first send, held back until connected.
+    First,
+    /// A busy sidecar gave it back unstarted.
+    Busy,
+    /// Its sidecar or connection was lost: a retry is spent.
+    Retry,
+}
+
+impl Again {
+    fn connected(spend_retry: bool) -> Again {
+        if spend_retry {
+            Again::Retry
+        } else {
+            Again::First
+        }
+    }
+}
 
 /// Connects, then runs the pool until it closes.
 pub(super) async fn run(shared: Arc<Shared>, out: mpsc::UnboundedReceiver<Out>) {
@@ -37,9 +60,25 @@ pub(super) async fn run(shared: Arc<Shared>, out: mpsc::UnboundedReceiver<Out>) 
     let _ = shared.inbox.set(inbox);
     let _ = shared.client.set(client.clone());
     let server = server_url(&client);
-    shared.state.lock().connection = Connection::Up(server.clone());
+    let unsent = {
+        let mut st = shared.state.lock();
+        if st.connection == Connection::Closed {
+            None
+        } else {
+            st.connection = Connection::Up(server.clone());
+            Some(std::mem::take(&mut st.unsent))
+        }
+    };
+    let Some(unsent) = unsent else {
+        // Closed while connecting: nothing more to do here.
+        let _ = tokio::time::timeout(Duration::from_secs(1), client.drain()).await;
+        return;
+    };
     shared.ready.send_replace(Some(Ok(())));
     (shared.events)(RemoteEvent::Connected(server));
+    for (id, spend_retry) in unsent {
+        shared.send_again(id, Again::connected(spend_retry));
+    }
     let mut stop = shared.stop.subscribe();
     tokio::select! {
         _ = publish(&shared, &client, out) => {}
@@ -88,8 +127,11 @@ fn on_event(shared: &Weak<Shared>, event: async_nats::Event) {
                 st.stats.disconnects += 1;
                 let mut lost = Vec::new();
                 for id in st.pending.ids() {
+                    if st.unsent.iter().any(|&(u, _)| u == id) {
+                        continue;
+                    }
                     if st.pending.get(id).is_some_and(|e| e.retries > 0) {
-                        st.resend_on_connect.push(id);
+                        st.unsent.push((id, true));
                     } else if let Some(entry) = st.pending.take(id) {
                         lost.push((id, entry));
                     }
@@ -116,10 +158,10 @@ fn on_event(shared: &Weak<Shared>, event: async_nats::Event) {
                 }
                 let server = shared.client.get().map(server_url).unwrap_or_default();
                 st.connection = Connection::Up(server);
-                std::mem::take(&mut st.resend_on_connect)
+                std::mem::take(&mut st.unsent)
             };
-            for id in resend {
-                shared.resend(id, true);
+            for (id, spend_retry) in resend {
+                shared.send_again(id, Again::connected(spend_retry));
             }
             let server = shared.client.get().map(server_url).unwrap_or_default();
             (shared.events)(RemoteEvent::Connected(server));
@@ -150,19 +192,27 @@ impl Shared {
         }
     }
 
-    /// Sends request `id` again (a busy sidecar, a lost one, a lost
-    /// connection), if it is still open.
-    pub(super) fn resend(&self, id: u64, spend_retry: bool) {
+    /// Sends request `id` (again), if it is still open: once connected,
+    /// after a busy answer, after its sidecar or connection was lost. While
+    /// the connection is down it waits in `unsent` instead.
+    pub(super) fn send_again(&self, id: u64, why: Again) {
         let now = Instant::now();
         let out = {
             let mut st = self.state.lock();
-            if spend_retry {
-                st.stats.pool.retried += 1;
-            } else {
-                st.stats.busy_resends += 1;
+            if st.pending.get(id).is_none() {
+                return;
+            }
+            if !matches!(st.connection, Connection::Up(_)) {
+                st.unsent.push((id, why == Again::Retry));
+                return;
+            }
+            match why {
+                Again::Retry => st.stats.pool.retried += 1,
+                Again::Busy => st.stats.busy_resends += 1,
+                Again::First => {}
             }
             st.pending
-                .resent(id, now, spend_retry)
+                .resent(id, now, why == Again::Retry)
                 .map(|e| Out::Request {
                     id,
                     kind: e.kind.clone(),
@@ -172,6 +222,14 @@ impl Shared {
         };
         if let Some(out) = out {
             let _ = self.out.send(out);
+        }
+    }
+
+    /// Tells the sidecars that request `id` is cancelled, if connected (a
+    /// request on a lost connection is lost to them anyway).
+    pub(super) fn tell_cancel(&self, id: u64) {
+        if matches!(self.state.lock().connection, Connection::Up(_)) {
+            let _ = self.out.send(Out::Cancel(id));
         }
     }
 }
@@ -193,6 +251,11 @@ async fn publish(
                     data,
                     budget_ms,
                 } => {
+                    if shared.state.lock().pending.get(id).is_none() {
+                        // Settled while it waited here (a timeout during an
+                        // outage): its caller has given up on it.
+                        continue;
+                    }
                     if data.len() > max_payload {
                         let message = format!(
                             "the request's data ({} bytes) is larger than the server's max_payload ({max_payload})",
@@ -275,11 +338,12 @@ fn answer(shared: &Shared, id: u64, message: &Message) {
             },
             Answer::Failed { code, message } => failed(code, &message),
             Answer::Busy(_) => {
-                shared
-                    .state
-                    .lock()
-                    .pending
-                    .resend_at(id, Instant::now() + BUSY_BACKOFF);
+                shared.state.lock().pending.busy(
+                    id,
+                    Instant::now(),
+                    BUSY_BACKOFF,
+                    BUSY_BACKOFF_MAX,
+                );
                 return;
             }
         }
@@ -308,7 +372,7 @@ async fn clock(shared: &Shared) {
             (st.pending.expired(now), st.pending.due_resends(now))
         };
         for (id, entry) in expired {
-            let _ = shared.out.send(Out::Cancel(id));
+            shared.tell_cancel(id);
             shared.finish(
                 id,
                 entry,
@@ -316,7 +380,7 @@ async fn clock(shared: &Shared) {
             );
         }
         for id in resends {
-            shared.resend(id, false);
+            shared.send_again(id, Again::Busy);
         }
         let lost_after = shared.options.lost_after;
         if !lost_after.is_zero()
@@ -348,7 +412,7 @@ fn settle_lost(shared: &Shared, now: Instant, lost_after: Duration) {
         (retry, lost, connected)
     };
     for id in retry {
-        shared.resend(id, true);
+        shared.send_again(id, Again::Retry);
     }
     let (code, message) = if connected {
         (
@@ -362,7 +426,7 @@ fn settle_lost(shared: &Shared, now: Instant, lost_after: Duration) {
         (ErrorCode::Connection, "not connected to NATS".to_string())
     };
     for (id, entry) in lost {
-        let _ = shared.out.send(Out::Cancel(id));
+        shared.tell_cancel(id);
         shared.finish(id, entry, failed(code, &message));
     }
 }

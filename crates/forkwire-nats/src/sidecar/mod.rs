@@ -18,13 +18,18 @@ use bytes::Bytes;
 use forkwire::pool::{
     Body, CloseOptions, ErrorCode, Outcome, Payload, Pool, PoolEvent, PoolOptions, Request, Target,
 };
-use futures_util::{stream, StreamExt};
+use futures_util::{stream, FutureExt, StreamExt};
 use held::Held;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
+
+/// How long a publish may wait for room in the client's queue.
+const PUBLISH_WAIT: Duration = Duration::from_secs(1);
+/// Request ids per keepalive message.
+const CLAIMS_PER_MESSAGE: usize = 4096;
 
 /// How a sidecar is set up.
 pub struct SidecarOptions {
@@ -218,6 +223,25 @@ impl Sidecar {
                 }
             }
         }
+        // What the drained subscription still holds was never started:
+        // answered busy, the clients send it to another sidecar.
+        while requests_open {
+            match requests.next().now_or_never() {
+                Some(Some(message)) => {
+                    if let Some(reply) = message.reply {
+                        self.report.busy += 1;
+                        self.publish_error(
+                            reply,
+                            STATUS_BUSY,
+                            ErrorCode::QueueFull,
+                            "the sidecar is stopping",
+                        )
+                        .await;
+                    }
+                }
+                _ => requests_open = false,
+            }
+        }
         self.close(done, drain_timeout).await;
     }
 
@@ -239,7 +263,8 @@ impl Sidecar {
         while let Ok((id, outcome)) = done.try_recv() {
             self.answer(id, outcome).await;
         }
-        let _ = self.client.flush().await;
+        // Bounded: a sidecar told to stop during an outage still stops.
+        let _ = tokio::time::timeout(PUBLISH_WAIT, self.client.flush()).await;
         eprintln!(
             "forkwire-sidecar: stopped ({} completed, {} failed, {} busy)",
             self.report.completed, self.report.failed, self.report.busy
@@ -332,7 +357,7 @@ impl Sidecar {
                     .await;
                     return;
                 }
-                let _ = self.client.publish(reply, payload).await;
+                self.publish(reply, None, payload).await;
             }
             Outcome::RemoteError {
                 error: Payload::Json(text),
@@ -347,15 +372,12 @@ impl Sidecar {
                 // A worker's error larger than a header can reasonably be
                 // goes as its message alone.
                 let error = if text.len() <= self.max_payload() / 2 {
-                    text
+                    protocol::one_line(&text)
                 } else {
                     serde_json::json!({ "message": message }).to_string()
                 };
                 headers.insert(protocol::WORKER_ERROR, error.as_str());
-                let _ = self
-                    .client
-                    .publish_with_headers(reply, headers, Bytes::new())
-                    .await;
+                self.publish(reply, Some(headers), Bytes::new()).await;
             }
             Outcome::Failed(e) => {
                 self.count(true, elapsed, &e.message);
@@ -389,10 +411,25 @@ impl Sidecar {
 
     async fn publish_error(&self, reply: Subject, status: u16, code: ErrorCode, message: &str) {
         let headers: HeaderMap = protocol::error_headers(status, code, message);
-        let _ = self
-            .client
-            .publish_with_headers(reply, headers, Bytes::new())
-            .await;
+        self.publish(reply, Some(headers), Bytes::new()).await;
+    }
+
+    /// Publishes, waiting at most [`PUBLISH_WAIT`] for room in the client's
+    /// queue: during an outage the loop goes on (cancels, drain deadline)
+    /// and what could not be queued is lost, as NATS core may lose it
+    /// anyway (the client's keepalive check settles its request).
+    async fn publish(&self, subject: Subject, headers: Option<HeaderMap>, payload: Bytes) {
+        let send = async {
+            match headers {
+                Some(headers) => {
+                    self.client
+                        .publish_with_headers(subject, headers, payload)
+                        .await
+                }
+                None => self.client.publish(subject, payload).await,
+            }
+        };
+        let _ = tokio::time::timeout(PUBLISH_WAIT, send).await;
     }
 
     /// A client cancelled a request: if it is held here, the pool cancels
@@ -409,8 +446,12 @@ impl Sidecar {
     /// Tells each client which of its requests are held here.
     async fn claim(&mut self) {
         for (subject, ids) in self.held.claims(protocol::KEEPALIVE_EVERY / 2) {
-            let payload = serde_json::to_vec(&ids).unwrap_or_default();
-            let _ = self.client.publish(subject, payload.into()).await;
+            // At most 20 bytes an id: a few hundred KiB a message, within
+            // the smallest max_payload a server would be given.
+            for chunk in ids.chunks(CLAIMS_PER_MESSAGE) {
+                let payload = serde_json::to_vec(chunk).unwrap_or_default();
+                self.publish(subject.clone(), None, payload.into()).await;
+            }
         }
     }
 
@@ -446,7 +487,7 @@ impl Sidecar {
             Verb::Stats => serde_json::to_vec(&self.stats()),
         };
         if let Ok(json) = json {
-            let _ = self.client.publish(reply, json.into()).await;
+            self.publish(reply, None, json.into()).await;
         }
     }
 
