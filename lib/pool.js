@@ -1,49 +1,27 @@
 'use strict';
 // WorkerPool: the public class over the native engine. It keeps the one
-// thing that must live on the JS thread, the promise of each request, and
-// turns batches from the engine into settled promises and events.
+// thing that must live on the JS thread, the promise of each request
+// (lib/requests.js), batches the requests of a tick into one engine call,
+// and turns what the engine delivers (lib/delivery.js) into settled
+// promises and events.
 const { EventEmitter } = require('events');
 const { NativePool, NativeRemotePool, emptyStats, emptyMetrics } = require('../binding.js');
-const { codes, ForkwireError, WorkerError, fromNative } = require('./errors');
-const { advancedFrame, advancedDecode, jsonText, frameEncoder } = require('./serialization');
+const { codes, ForkwireError } = require('./errors');
+const { advancedFrame, jsonText, frameEncoder } = require('./serialization');
 const { normalize, normalizeRemote, invalid, nonNegative, nonNegativeInt, MAX_COUNT } = require('./options');
 const { RemoteLink, localOnly } = require('./remote');
 const { readRss } = require('./health');
 const { describeHandle, handleMessage } = require('./handles');
-
-// Batch item kinds (src/inbox.rs).
-const RESULT = 0;
-const REMOTE_ERROR = 1;
-const FAILED = 2;
-const MESSAGE = 3;
-const PROGRESS = 4;
-const EXIT = 5;
-const PROTOCOL_ERROR = 6;
-const ERROR = 7;
-const SPAWN = 8;
-const CLOSED = 9;
-const UNRESPONSIVE = 10;
-const CONNECTION = 11;
-const HEALTH = 12;
-const FLAG_UNDEFINED = 16;
-const FLAG_FRAME = 32;
+const { deliver } = require('./delivery');
+const { OpenRequests, BATCH_TYPE, batchData, abortedError } = require('./requests');
 
 const NO_WORKER = -1;
 const DEFAULT_TIMEOUT = -1;
 // Requests batched in one tick are handed to the engine at least this
 // often, so workers start on the first while later ones are still made.
 const FLUSH_AT = 1024;
-// The type of a request that carries many items (see forkwire::serve).
-const BATCH_TYPE = 'forkwire:batch';
 // Label names metrics() itself uses, which options.labels may not take.
 const METRIC_LABELS = new Set(['outcome', 'state', 'worker', 'le']);
-
-/** A payload that could not be deserialized, and the error its request gets. */
-class Undecodable {
-  constructor(message, cause, workerId) {
-    this.error = new ForkwireError(message, codes.PROTOCOL, { cause, workerId });
-  }
-}
 
 class WorkerPool extends EventEmitter {
   #native = null;
@@ -52,17 +30,11 @@ class WorkerPool extends EventEmitter {
   #encode;
   #size;
   #batchSize;
-  #pending = new Map();
+  #open = new OpenRequests();
   /** JSON texts of default-option requests made this tick (see #requestBatched). */
   #batch = [];
   #batchFirst = 0;
   #flushBound = () => this.#flush();
-  /**
-   * requestMany() calls: id ranges [first, end) with one promise each
-   * (see #startGroup). A group stays until every one of its ids has
-   * settled, even after it has rejected.
-   */
-  #groups = [];
   #nextId = 1;
   #state = 'open';
   #closing = null;
@@ -74,6 +46,22 @@ class WorkerPool extends EventEmitter {
   #startedAt = Date.now();
   /** A remote pool's connection (options.nats); null for a local pool. */
   #link = null;
+  /** Where lib/delivery.js hands what the engine delivers. */
+  #sink = {
+    settle: (id, ok, value) => this.#open.settle(id, ok, value),
+    progressListener: (id) => this.#open.progressListener(id),
+    guard: (fn, value) => this.#guard(fn, value),
+    emit: (name, ...args) => this.#emit(name, ...args),
+    emitError: (err) => this.#emitError(err),
+    connection: (payload) => this.#connection(payload),
+    health: (token, payload) => this.#link.healthAnswer(token, payload),
+    closed: () => {
+      // The last batch: the engine releases the wake-up once it is taken.
+      this.#state = 'closed';
+      this.#link?.closed(this.#closedError());
+      this.#onClosed?.();
+    },
+  };
 
   /** @param {import('..').WorkerPoolOptions} options */
   constructor(options) {
@@ -298,24 +286,9 @@ class WorkerPool extends EventEmitter {
         reject(err);
         return;
       }
-      const group = { first, end: first + n, results: new Array(n), left: n, failed: false, resolve, reject, chunks, signal, onAbort: undefined };
-      if (signal) {
-        group.onAbort = () => this.#abortGroup(group);
-        signal.addEventListener('abort', group.onAbort, { once: true });
-      }
-      this.#groups.push(group);
+      this.#open.startGroup(first, n, chunks, signal, resolve, reject, (from, end) => this.#native.abortRange(from, end));
       this.#updateKeepAlive();
     });
-  }
-
-  /** The group's signal fired: reject it once, cancel what is still open. */
-  #abortGroup(group) {
-    if (group.left === 0) return;
-    if (!group.failed) {
-      group.failed = true;
-      group.reject(abortedError(group.signal));
-    }
-    this.#native.abortRange(group.first, group.end);
   }
 
   /** An advanced-mode request envelope. */
@@ -499,164 +472,37 @@ class WorkerPool extends EventEmitter {
   }
 
   #track(id, entry) {
-    this.#pending.set(id, entry);
-    if (this.#pending.size === 1) this.#updateKeepAlive();
+    const wasIdle = this.#open.idle;
+    this.#open.track(id, entry);
+    if (wasIdle) this.#updateKeepAlive();
   }
 
   /** Refs or unrefs the native wake-up, the pool's one event-loop handle, when that changes. */
   #updateKeepAlive() {
     if (this.#state === 'closed' || this.#native === null) return;
-    const needed = this.#state !== 'open' || this.#refed || this.#pending.size > 0 || this.#groups.length > 0;
+    const needed = this.#state !== 'open' || this.#refed || !this.#open.idle;
     if (needed === this.#handleRef) return;
     this.#handleRef = needed;
     this.#native.setRef(needed);
   }
 
-  /**
-   * One item's payload as a value: json payloads arrive parsed with the
-   * batch; advanced ones are deserialized here. A payload V8 refuses (the
-   * engine checks the envelope, not every value V8 would reject) is
-   * reported as a protocol error of its worker and comes back as a
-   * ForkwireError instance, so one bad reply costs only its own request,
-   * never the batch: callers tell the two apart with `instanceof
-   * Undecodable`.
-   */
-  #decode(kind, payload, frames, member, worker) {
-    if (kind & FLAG_UNDEFINED) return undefined;
-    if (!(kind & FLAG_FRAME)) return payload;
-    try {
-      const whole = advancedDecode(frames[payload]);
-      return member === undefined ? whole : whole?.[member];
-    } catch (err) {
-      const workerId = worker >= 0 ? worker : undefined;
-      const message = `worker ${workerId ?? '?'}: a message that cannot be deserialized: ${err.message}`;
-      this.#emit('protocolError', { workerId, message });
-      return new Undecodable(message, err, workerId);
-    }
-  }
-
   #drain() {
     if (!this.#native) return;
-    const { json, frames } = this.#native.drain();
-    const items = JSON.parse(json);
-    for (let i = 0; i < items.length; i += 4) {
-      const kind = items[i];
-      const id = items[i + 1];
-      const payload = items[i + 2];
-      const worker = items[i + 3];
-      switch (kind & 15) {
-        case RESULT: {
-          const value = this.#decode(kind, payload, frames, 'result', worker);
-          if (value instanceof Undecodable) this.#settle(id, false, value.error);
-          else this.#settle(id, true, value);
-          break;
-        }
-        case REMOTE_ERROR: {
-          const value = this.#decode(kind, payload, frames, 'error', worker);
-          this.#settle(id, false, value instanceof Undecodable ? value.error : new WorkerError(value, worker));
-          break;
-        }
-        case FAILED:
-          this.#settle(id, false, fromNative(payload));
-          break;
-        case PROGRESS: {
-          const onProgress = this.#pending.get(id)?.onProgress;
-          if (!onProgress) break;
-          const value = this.#decode(kind, payload, frames, 'progress', worker);
-          if (!(value instanceof Undecodable)) this.#guard(onProgress, value);
-          break;
-        }
-        case MESSAGE: {
-          const value = this.#decode(kind, payload, frames, undefined, id);
-          if (!(value instanceof Undecodable)) this.#emit('message', value, id);
-          break;
-        }
-        case EXIT:
-          this.#emit('exit', id, payload.code, payload.signal);
-          break;
-        case UNRESPONSIVE:
-          this.#emit('unresponsive', id, payload.pid);
-          break;
-        case CONNECTION: {
-          const [name, ...args] = this.#link.event(payload);
-          if (payload.state === 'failed') {
-            // Never connected: like a pool whose workers could not start,
-            // it is closed, and says why to every later call.
-            this.#startError = args[0];
-            this.close();
-          }
-          if (name === 'error') this.#emitError(args[0]);
-          else this.#emit(name, ...args);
-          break;
-        }
-        case HEALTH:
-          this.#link.healthAnswer(id, payload);
-          break;
-        case SPAWN:
-          this.#emit('spawn', id, payload.pid);
-          break;
-        case PROTOCOL_ERROR:
-          this.#emit('protocolError', { workerId: id, message: payload.message });
-          break;
-        case ERROR:
-          this.#emitError(fromNative(payload));
-          break;
-        case CLOSED:
-          // The last batch: the engine releases the wake-up once it is taken.
-          this.#state = 'closed';
-          this.#link?.closed(this.#closedError());
-          this.#onClosed?.();
-          break;
-        default:
-          break;
-      }
-    }
-    if (this.#pending.size === 0 && this.#groups.length === 0) this.#updateKeepAlive();
+    deliver(this.#native.drain(), this.#sink);
+    if (this.#open.idle) this.#updateKeepAlive();
   }
 
-  #settle(id, ok, value) {
-    const entry = this.#pending.get(id);
-    if (entry === undefined) {
-      this.#settleInGroup(id, ok, value);
-      return;
+  /** A remote pool's connection event. */
+  #connection(payload) {
+    const [name, ...args] = this.#link.event(payload);
+    if (payload.state === 'failed') {
+      // Never connected: like a pool whose workers could not start, it is
+      // closed, and says why to every later call.
+      this.#startError = args[0];
+      this.close();
     }
-    this.#pending.delete(id);
-    if (entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
-    if (ok) {
-      entry.resolve(value);
-      return;
-    }
-    if (entry.signal && value.code === codes.ABORTED && value.cause === undefined) value.cause = entry.signal.reason;
-    entry.reject(value);
-  }
-
-  #settleInGroup(id, ok, value) {
-    const groups = this.#groups;
-    for (let g = 0; g < groups.length; g++) {
-      const group = groups[g];
-      if (id < group.first || id >= group.end) continue;
-      const at = id - group.first;
-      if (ok && group.chunks !== null && !group.failed) {
-        try {
-          value = batchResults(value, group.chunks[at]);
-        } catch (err) {
-          ok = false;
-          value = err;
-        }
-      }
-      if (!ok && !group.failed) {
-        group.failed = true;
-        group.reject(value);
-      } else if (ok && !group.failed) {
-        group.results[at] = value;
-      }
-      if (--group.left === 0) {
-        groups.splice(g, 1);
-        if (group.onAbort) group.signal.removeEventListener('abort', group.onAbort);
-        if (!group.failed) group.resolve(group.chunks === null ? group.results : group.results.flat());
-      }
-      return;
-    }
+    if (name === 'error') this.#emitError(args[0]);
+    else this.#emit(name, ...args);
   }
 
   /**
@@ -686,36 +532,6 @@ class WorkerPool extends EventEmitter {
 
 /** The `Content-Type` of what `metrics()` returns. */
 WorkerPool.metricsContentType = 'text/plain; version=0.0.4; charset=utf-8';
-
-/**
- * The `data` of a batch request: the items as they are (the first form,
- * which every batch-speaking worker reads) or, with a type, `{type,
- * items}`, which forkwire::serve hands to the handler as items of that
- * type (a worker that knows only the first form answers it with an error
- * rather than running typed items untyped).
- */
-function batchData(items, kind) {
-  return kind === undefined ? items : { type: kind, items };
-}
-
-/**
- * The results of a batch request from its answer, `{results: [...]}` with
- * one result per item; a worker that merely echoes `data` (an array)
- * cannot pass for one that answers batches.
- */
-function batchResults(answer, length) {
-  const results = answer !== null && typeof answer === 'object' && !Array.isArray(answer) ? answer.results : undefined;
-  if (Array.isArray(results) && results.length === length) return results;
-  const got = Array.isArray(results) ? `{results} of ${results.length}` : Array.isArray(answer) ? 'an array' : typeof answer;
-  throw new ForkwireError(
-    `the worker answered a ${BATCH_TYPE} request of ${length} items with ${got}, not {results: [...]}: does it speak batches? (forkwire::serve does)`,
-    codes.PROTOCOL,
-  );
-}
-
-function abortedError(signal) {
-  return new ForkwireError('the request was aborted', codes.ABORTED, { cause: signal.reason });
-}
 
 /** `options.labels` of metrics() as `[name, value, ...]`, names checked as Prometheus requires. */
 function metricLabels(options) {
