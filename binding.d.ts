@@ -19,7 +19,7 @@ export declare class NativePool {
    */
   constructor(options: NativePoolOptions, wake: () => void, resource: object)
   /** Submits a json-mode request: `data` is `JSON.stringify(data)`. */
-  request(id: number, data: string | undefined | null, kind: string | undefined | null, timeoutMs: number, worker: number, role: string | undefined | null, key: string | undefined | null, retries: number): void
+  request(id: number, data?: string | undefined | null, options?: NativeRequestOptions | undefined | null): void
   /**
    * Submits many json-mode requests with ids `first_id..`, any worker,
    * each with type `kind` (none if absent) and timeout `timeout_ms`
@@ -31,15 +31,15 @@ export declare class NativePool {
    * Submits an advanced-mode request: a whole frame (length prefix and
    * V8 payload) whose envelope carries `id`.
    */
-  requestFrame(id: number, frame: Buffer, timeoutMs: number, worker: number, role: string | undefined | null, key: string | undefined | null, retries: number): void
+  requestFrame(id: number, frame: Buffer, options?: NativeRequestOptions | undefined | null): void
   /**
    * Submits a request that carries a handle: as `request` (json mode,
-   * the engine wraps the envelope in the `NODE_HANDLE` frame) or
+   * `data`; the engine wraps the envelope in the `NODE_HANDLE` frame) or
    * `requestFrame` (advanced mode, `frame` is the whole `NODE_HANDLE`
    * frame), plus the handle's descriptor and Node type name. The
    * descriptor is duplicated before this returns.
    */
-  requestWithHandle(id: number, data: string | undefined | null, frame: Buffer | undefined | null, kind: string | undefined | null, timeoutMs: number, worker: number, role: string | undefined | null, key: string | undefined | null, retries: number, fd: number, handleType: string): void
+  requestWithHandle(id: number, data: string | undefined | null, frame: Buffer | undefined | null, options: NativeRequestOptions | undefined | null, fd: number, handleType: string): void
   /**
    * Sends a complete `NODE_HANDLE` frame with a handle to one worker.
    * The descriptor is duplicated before this returns.
@@ -88,10 +88,10 @@ export declare class NativeRemotePool {
    */
   constructor(options: NativeRemoteOptions, wake: () => void, resource: object)
   /**
-   * Submits a request: `data` is `JSON.stringify(data)`. `worker`,
-   * `role` and `key` are refused by `lib/` before they get here.
+   * Submits a request: `data` is `JSON.stringify(data)`. A worker,
+   * role or key is refused by `lib/` before it gets here.
    */
-  request(id: number, data: string | undefined | null, kind: string | undefined | null, timeoutMs: number, worker: number, role: string | undefined | null, key: string | undefined | null, retriesN: number): void
+  request(id: number, data?: string | undefined | null, options?: NativeRequestOptions | undefined | null): void
   /**
    * Submits many requests with ids `first_id..`: `items` is
    * `JSON.stringify` of the array of their `data`.
@@ -210,6 +210,25 @@ export interface NativeRemoteOptions {
   lostAfter: number
   maxPending: number
   connectTimeout: number
+}
+
+/**
+ * How one request is routed and bounded, as `lib/pool.js` passes it
+ * (absent members: the pool's defaults). Times are milliseconds.
+ */
+export interface NativeRequestOptions {
+  /** The request's `type`. */
+  kind?: string
+  /** Its timeout; 0 for none. */
+  timeout?: number
+  /** The worker slot it must run on. */
+  worker?: number
+  /** A role one of its workers must hold. */
+  role?: string
+  /** A sticky key: requests with the same key go to the same worker. */
+  key?: string
+  /** Resends if its worker dies. */
+  retries?: number
 }
 
 /** The version of the native addon (the `forkwire` crate's version). */

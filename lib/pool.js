@@ -15,7 +15,6 @@ const { describeHandle, handleMessage } = require('./handles');
 const { deliver } = require('./delivery');
 const { OpenRequests, BATCH_TYPE, batchData, abortedError } = require('./requests');
 
-const NO_WORKER = -1;
 const DEFAULT_TIMEOUT = -1;
 // Requests batched in one tick are handed to the engine at least this
 // often, so workers start on the first while later ones are still made.
@@ -129,28 +128,32 @@ class WorkerPool extends EventEmitter {
       return Promise.reject(localOnly('request() with workerId, role, key or handle'));
     }
     this.#flush();
-    const retries = options.retries === undefined ? -1 : nonNegativeInt(options, 'retries', undefined, MAX_COUNT);
-    const timeoutMs = timeout === undefined ? DEFAULT_TIMEOUT : nonNegative(timeout, 'timeout');
-    const worker = this.#workerIndex(workerId);
-    const kind = type === undefined ? undefined : String(type);
-    const roleName = role === undefined ? undefined : String(role);
-    const keyName = key === undefined ? undefined : String(key);
     let id;
     try {
+      // What the engine reads of the options (src/options.rs,
+      // NativeRequestOptions); absent members are the pool's defaults.
+      const route = {
+        kind: type === undefined ? undefined : String(type),
+        timeout: timeout === undefined ? undefined : nonNegative(timeout, 'timeout'),
+        worker: workerId === undefined ? undefined : this.#workerIndex(workerId),
+        role: role === undefined ? undefined : String(role),
+        key: key === undefined ? undefined : String(key),
+        retries: options.retries === undefined ? undefined : nonNegativeInt(options, 'retries', undefined, MAX_COUNT),
+      };
       if (handle !== undefined && handle !== null) {
         const passed = describeHandle(handle, keepOpen);
         id = this.#nextId;
-        this.#requestWithHandle(id, data, kind, timeoutMs, worker, roleName, keyName, retries, passed);
+        this.#requestWithHandle(id, data, route, passed);
         this.#nextId++;
       } else if (this.#mode === 'json') {
         const text = jsonText(data);
         id = this.#nextId++;
-        this.#native.request(id, text, kind, timeoutMs, worker, roleName, keyName, retries);
+        this.#native.request(id, text, route);
       } else {
         id = this.#nextId;
-        const frame = advancedFrame(this.#envelope(id, kind, data));
+        const frame = advancedFrame(this.#envelope(id, route.kind, data));
         this.#nextId++;
-        this.#native.requestFrame(id, frame, timeoutMs, worker, roleName, keyName, retries);
+        this.#native.requestFrame(id, frame, route);
       }
     } catch (err) {
       return Promise.reject(err);
@@ -257,10 +260,9 @@ class WorkerPool extends EventEmitter {
         submit = () => this.#native.requestMany(first, text, kind, timeoutMs);
       } else {
         const frames = datas.map((data, i) => advancedFrame(this.#envelope(first + i, kind, data)));
+        const route = { timeout: timeoutMs === DEFAULT_TIMEOUT ? undefined : timeoutMs };
         submit = () => {
-          for (let i = 0; i < frames.length; i++) {
-            this.#native.requestFrame(first + i, frames[i], timeoutMs, NO_WORKER, undefined, undefined, -1);
-          }
+          for (let i = 0; i < frames.length; i++) this.#native.requestFrame(first + i, frames[i], route);
         };
       }
     } catch (err) {
@@ -309,7 +311,7 @@ class WorkerPool extends EventEmitter {
     if (this.#link) throw localOnly('send()');
     if (this.#state === 'closed') return false;
     this.#flush();
-    const index = this.#workerIndex(workerId, true);
+    const index = this.#workerIndex(workerId);
     if (handle === undefined || handle === null) return this.#native.send(index, this.#encode(message));
     const passed = describeHandle(handle, options.keepOpen);
     const sent = this.#native.sendWithHandle(index, this.#encode(handleMessage(passed, message)), passed.fd, passed.type);
@@ -328,13 +330,13 @@ class WorkerPool extends EventEmitter {
   /** Gives a worker slot a role (kept across restarts). */
   assignRole(workerId, role) {
     if (this.#link) throw localOnly('assignRole()');
-    return this.#native ? this.#native.assignRole(this.#workerIndex(workerId, true), String(role)) : false;
+    return this.#native ? this.#native.assignRole(this.#workerIndex(workerId), String(role)) : false;
   }
 
   /** Takes a role from a worker slot. */
   removeRole(workerId, role) {
     if (this.#link) throw localOnly('removeRole()');
-    return this.#native ? this.#native.removeRole(this.#workerIndex(workerId, true), String(role)) : false;
+    return this.#native ? this.#native.removeRole(this.#workerIndex(workerId), String(role)) : false;
   }
 
   /**
@@ -447,18 +449,18 @@ class WorkerPool extends EventEmitter {
   }
 
   /** Submits a request with a handle; the pool owns the handle once this returns. */
-  #requestWithHandle(id, data, kind, timeoutMs, worker, role, key, retries, passed) {
+  #requestWithHandle(id, data, route, passed) {
     if (this.#mode === 'json') {
-      this.#native.requestWithHandle(id, jsonText(data), undefined, kind, timeoutMs, worker, role, key, retries, passed.fd, passed.type);
+      this.#native.requestWithHandle(id, jsonText(data), undefined, route, passed.fd, passed.type);
     } else {
-      const frame = advancedFrame(handleMessage(passed, this.#envelope(id, kind, data)));
-      this.#native.requestWithHandle(id, undefined, frame, undefined, timeoutMs, worker, role, key, retries, passed.fd, passed.type);
+      const frame = advancedFrame(handleMessage(passed, this.#envelope(id, route.kind, data)));
+      this.#native.requestWithHandle(id, undefined, frame, route, passed.fd, passed.type);
     }
     passed.release();
   }
 
-  #workerIndex(workerId, required = false) {
-    if (workerId === undefined && !required) return NO_WORKER;
+  /** `workerId` checked: an integer slot index of this pool. */
+  #workerIndex(workerId) {
     if (!Number.isInteger(workerId) || workerId < 0 || workerId >= this.#size) {
       const err = new RangeError(`workerId must be an integer in [0, ${this.#size}) (got ${workerId})`);
       err.code = 'ERR_OUT_OF_RANGE';

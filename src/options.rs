@@ -53,6 +53,25 @@ pub struct NativePoolOptions {
     pub max_backlog_bytes: f64,
 }
 
+/// How one request is routed and bounded, as `lib/pool.js` passes it
+/// (absent members: the pool's defaults). Times are milliseconds.
+#[napi(object)]
+#[derive(Default)]
+pub struct NativeRequestOptions {
+    /// The request's `type`.
+    pub kind: Option<String>,
+    /// Its timeout; 0 for none.
+    pub timeout: Option<f64>,
+    /// The worker slot it must run on.
+    pub worker: Option<u32>,
+    /// A role one of its workers must hold.
+    pub role: Option<String>,
+    /// A sticky key: requests with the same key go to the same worker.
+    pub key: Option<String>,
+    /// Resends if its worker dies.
+    pub retries: Option<u32>,
+}
+
 /// A byte count from JS; NaN or negatives are zero, huge values saturate.
 pub(crate) fn bytes(n: f64) -> usize {
     // `as` saturates (and maps NaN to 0).

@@ -2,7 +2,7 @@
 //! `lib/pool.js` builds the public `WorkerPool` on it.
 
 use crate::inbox::Inbox;
-use crate::options::{bytes, millis, NativePoolOptions};
+use crate::options::{bytes, millis, NativePoolOptions, NativeRequestOptions};
 use crate::wake::Wake;
 use forkwire::pool::{
     BatchOptions, Body, CloseOptions, ErrorCode, Pool, PoolMetrics, PoolStats, ReadGate, Request,
@@ -29,18 +29,13 @@ pub struct NativePool {
     inbox: Arc<Inbox>,
 }
 
-fn target(worker: i32, role: Option<String>, key: Option<String>) -> Target {
-    match (worker, role, key) {
-        (w, _, _) if w >= 0 => Target::Worker(w as usize),
+fn target(options: &mut NativeRequestOptions) -> Target {
+    match (options.worker, options.role.take(), options.key.take()) {
+        (Some(w), _, _) => Target::Worker(w as usize),
         (_, Some(role), _) => Target::Role(role),
         (_, _, Some(key)) => Target::Key(key),
         _ => Target::Any,
     }
-}
-
-/// `timeout < 0` means the pool's default.
-fn timeout(ms: f64) -> Option<std::time::Duration> {
-    (ms >= 0.0).then(|| millis(ms))
 }
 
 #[napi]
@@ -76,46 +71,27 @@ impl NativePool {
     }
 
     /// A request as JS describes it, settled into the inbox.
-    fn build(&self, id: i64, body: Body, timeout_ms: f64, target: Target, retries: i32) -> Request {
+    fn build(&self, id: i64, body: Body, options: Option<NativeRequestOptions>) -> Request {
+        let mut options = options.unwrap_or_default();
         let inbox = Arc::clone(&self.inbox);
         let id = id as u64;
         Request {
             id,
             body,
-            timeout: timeout(timeout_ms),
-            target,
-            retries: u32::try_from(retries).ok(),
+            // Absent: the pool's; 0: none (`Duration::ZERO`).
+            timeout: options.timeout.map(millis),
+            target: target(&mut options),
+            retries: options.retries,
             done: Box::new(move |outcome| inbox.settled(id, outcome)),
         }
     }
 
-    fn submit(&self, id: i64, body: Body, timeout_ms: f64, target: Target, retries: i32) {
-        self.pool
-            .submit(self.build(id, body, timeout_ms, target, retries));
-    }
-
     /// Submits a json-mode request: `data` is `JSON.stringify(data)`.
-    // Flat arguments keep the per-request crossing cheap.
-    #[allow(clippy::too_many_arguments)]
     #[napi(catch_unwind)]
-    pub fn request(
-        &self,
-        id: i64,
-        data: Option<String>,
-        kind: Option<String>,
-        timeout_ms: f64,
-        worker: i32,
-        role: Option<String>,
-        key: Option<String>,
-        retries: i32,
-    ) {
-        self.submit(
-            id,
-            Body::Json { data, kind },
-            timeout_ms,
-            target(worker, role, key),
-            retries,
-        );
+    pub fn request(&self, id: i64, data: Option<String>, options: Option<NativeRequestOptions>) {
+        let kind = options.as_ref().and_then(|o| o.kind.clone());
+        self.pool
+            .submit(self.build(id, Body::Json { data, kind }, options));
     }
 
     /// Submits many json-mode requests with ids `first_id..`, any worker,
@@ -136,7 +112,8 @@ impl NativePool {
             })?;
         let options = BatchOptions {
             kind,
-            timeout: timeout_ms.and_then(timeout),
+            // Absent or negative: the pool's; 0: none (`Duration::ZERO`).
+            timeout: timeout_ms.filter(|ms| *ms >= 0.0).map(millis),
             retries: None,
         };
         // The pool was built with a handler (the inbox), so this takes it.
@@ -152,54 +129,36 @@ impl NativePool {
 
     /// Submits an advanced-mode request: a whole frame (length prefix and
     /// V8 payload) whose envelope carries `id`.
-    #[allow(clippy::too_many_arguments)]
     #[napi(catch_unwind)]
-    pub fn request_frame(
-        &self,
-        id: i64,
-        frame: Buffer,
-        timeout_ms: f64,
-        worker: i32,
-        role: Option<String>,
-        key: Option<String>,
-        retries: i32,
-    ) {
-        self.submit(
-            id,
-            Body::Frame(frame.to_vec()),
-            timeout_ms,
-            target(worker, role, key),
-            retries,
-        );
+    pub fn request_frame(&self, id: i64, frame: Buffer, options: Option<NativeRequestOptions>) {
+        self.pool
+            .submit(self.build(id, Body::Frame(frame.to_vec()), options));
     }
 
     /// Submits a request that carries a handle: as `request` (json mode,
-    /// the engine wraps the envelope in the `NODE_HANDLE` frame) or
+    /// `data`; the engine wraps the envelope in the `NODE_HANDLE` frame) or
     /// `requestFrame` (advanced mode, `frame` is the whole `NODE_HANDLE`
     /// frame), plus the handle's descriptor and Node type name. The
     /// descriptor is duplicated before this returns.
-    #[allow(clippy::too_many_arguments)]
     #[napi(catch_unwind)]
     pub fn request_with_handle(
         &self,
         id: i64,
         data: Option<String>,
         frame: Option<Buffer>,
-        kind: Option<String>,
-        timeout_ms: f64,
-        worker: i32,
-        role: Option<String>,
-        key: Option<String>,
-        retries: i32,
+        options: Option<NativeRequestOptions>,
         fd: i32,
         handle_type: String,
     ) -> napi::Result<()> {
         let (handle, handle_kind) = crate::handle::take(fd, &handle_type)?;
         let body = match frame {
             Some(frame) => Body::Frame(frame.to_vec()),
-            None => Body::Json { data, kind },
+            None => Body::Json {
+                data,
+                kind: options.as_ref().and_then(|o| o.kind.clone()),
+            },
         };
-        let request = self.build(id, body, timeout_ms, target(worker, role, key), retries);
+        let request = self.build(id, body, options);
         self.pool.submit_with_handle(request, handle, handle_kind);
         Ok(())
     }

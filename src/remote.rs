@@ -5,7 +5,7 @@
 //! remote pool.
 
 use crate::inbox::Inbox;
-use crate::options::millis;
+use crate::options::{millis, NativeRequestOptions};
 use crate::wake::Wake;
 use forkwire::pool::{ErrorCode, Outcome};
 use forkwire_nats::{NatsOptions, RemoteEvent, RemoteOptions, RemotePool, RemoteRequest};
@@ -91,21 +91,6 @@ pub struct NativeRemotePool {
     runtime: &'static tokio::runtime::Runtime,
 }
 
-/// `timeout < 0` means the pool's default; 0 none.
-fn timeout(ms: f64) -> Option<Duration> {
-    (ms >= 0.0).then(|| {
-        if ms == 0.0 {
-            Duration::ZERO
-        } else {
-            millis(ms)
-        }
-    })
-}
-
-fn retries(n: i32) -> Option<u32> {
-    u32::try_from(n).ok()
-}
-
 fn event_json(event: RemoteEvent) -> serde_json::Value {
     match event {
         RemoteEvent::Connected(server) => json!({ "state": "connected", "server": server }),
@@ -147,27 +132,17 @@ impl NativeRemotePool {
         })
     }
 
-    /// Submits a request: `data` is `JSON.stringify(data)`. `worker`,
-    /// `role` and `key` are refused by `lib/` before they get here.
-    #[allow(clippy::too_many_arguments)]
+    /// Submits a request: `data` is `JSON.stringify(data)`. A worker,
+    /// role or key is refused by `lib/` before it gets here.
     #[napi(catch_unwind)]
-    pub fn request(
-        &self,
-        id: i64,
-        data: Option<String>,
-        kind: Option<String>,
-        timeout_ms: f64,
-        _worker: i32,
-        _role: Option<String>,
-        _key: Option<String>,
-        retries_n: i32,
-    ) {
+    pub fn request(&self, id: i64, data: Option<String>, options: Option<NativeRequestOptions>) {
+        let options = options.unwrap_or_default();
         self.pool.submit(RemoteRequest {
             id: id as u64,
             data,
-            kind,
-            timeout: timeout(timeout_ms),
-            retries: retries(retries_n),
+            kind: options.kind,
+            timeout: options.timeout.map(millis),
+            retries: options.retries,
         });
     }
 
@@ -190,7 +165,7 @@ impl NativeRemotePool {
                 id: first_id as u64 + i as u64,
                 data: Some(part.get().to_string()),
                 kind: kind.clone(),
-                timeout: timeout_ms.and_then(timeout),
+                timeout: timeout_ms.filter(|ms| *ms >= 0.0).map(millis),
                 retries: None,
             });
         }
