@@ -1,0 +1,184 @@
+//! Submission: requests into the queue (frames built, ids checked,
+//! deadlines set), dispatch to workers, and cancellation.
+
+use super::*;
+
+impl Shared {
+    pub(super) fn submit(&self, request: Request, fx: &mut Effects) {
+        self.submit_many(std::iter::once(request), fx);
+    }
+
+    pub(super) fn submit_many(
+        &self,
+        requests: impl IntoIterator<Item = Request>,
+        fx: &mut Effects,
+    ) {
+        let now = timer::monotonic_ns();
+        let mut st = self.state.lock();
+        for request in requests {
+            self.enqueue(&mut st, request, None, now, fx);
+        }
+        st.pump();
+    }
+
+    /// Validates and queues one request, with the handle it carries (the
+    /// caller pumps).
+    pub(super) fn enqueue(
+        &self,
+        st: &mut State,
+        request: Request,
+        handle: Option<handle::PoolHandle>,
+        now: u64,
+        fx: &mut Effects,
+    ) {
+        let Request {
+            id,
+            body,
+            timeout,
+            target,
+            retries,
+            done,
+        } = request;
+        let done = Done::Once(done);
+        let frame = match body {
+            Body::Json { data, kind } => {
+                if let Some(refused) = self.refuse_json() {
+                    st.reject(done, refused, fx);
+                    return;
+                }
+                let frame = self.json_frame(id, kind.as_deref(), data.as_deref());
+                match &handle {
+                    Some(h) => h.wrap_json(&frame),
+                    None => frame,
+                }
+            }
+            Body::Frame(frame) => frame,
+        };
+        let queued = Queued {
+            id,
+            frame,
+            timeout,
+            target,
+            retries,
+            done,
+            handle,
+        };
+        self.enqueue_frame(st, queued, now, fx);
+    }
+
+    /// The failure of a JSON body sent to a pool in another mode.
+    pub(super) fn refuse_json(&self) -> Option<RequestError> {
+        (self.mode != Mode::Json)
+            .then(|| RequestError::new(ErrorCode::Serialize, "a JSON body needs a json-mode pool"))
+    }
+
+    /// The json-mode frame of a request.
+    pub(super) fn json_frame(&self, id: u64, kind: Option<&str>, data: Option<&str>) -> Vec<u8> {
+        let version = self.options.protocol_version.as_deref();
+        envelope::json_request(id, kind, version, data)
+    }
+
+    /// Queues one request whose frame is built (the caller pumps). `now`
+    /// is when it was submitted ([`timer::monotonic_ns`]).
+    pub(super) fn enqueue_frame(&self, st: &mut State, q: Queued, now: u64, fx: &mut Effects) {
+        let (id, done) = (q.id, q.done);
+        if st.phase != Phase::Open {
+            st.reject(
+                done,
+                RequestError::new(ErrorCode::Closed, "the pool is closed"),
+                fx,
+            );
+            return;
+        }
+        if !st.can_serve(&q.target) {
+            st.reject(done, state::no_worker_left(), fx);
+            return;
+        }
+        if st.requests.contains_key(&id) {
+            let err = RequestError::new(ErrorCode::Serialize, "duplicate request id");
+            st.reject(done, err, fx);
+            return;
+        }
+        let timeout = q.timeout.or(self.options.timeout).filter(|t| !t.is_zero());
+        let deadline = timeout.map(timer::after);
+        if let Some(at) = deadline {
+            let earliest = st.timers.peek().map(|t| t.0 .0);
+            st.timers.push(std::cmp::Reverse((at, Timer::Deadline(id))));
+            if earliest.is_none_or(|e| at < e) {
+                self.timer_cv.notify_one();
+            }
+        }
+        st.requests.insert(
+            id,
+            Entry {
+                frame: q.frame.into(),
+                target: q.target,
+                deadline,
+                done: Some(done),
+                worker: None,
+                retries_left: q.retries.unwrap_or(self.options.retries),
+                handle: q.handle.map(Box::new),
+                submitted: now,
+            },
+        );
+        st.queue.push_back(id);
+        if st.queue.len() > self.options.max_queue {
+            // The limit is on requests that must wait: send what can go now,
+            // and refuse this one only if it would still wait.
+            st.pump();
+            if st.queue.len() > self.options.max_queue && st.queue.back() == Some(&id) {
+                st.queue.pop_back();
+                if let Some(mut entry) = st.requests.remove(&id) {
+                    if let Some(done) = entry.done.take() {
+                        let err =
+                            RequestError::new(ErrorCode::QueueFull, "the request queue is full");
+                        st.reject(done, err, fx);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn cancel_locked(
+        &self,
+        st: &mut State,
+        id: u64,
+        code: ErrorCode,
+        message: &str,
+        fx: &mut Effects,
+    ) -> bool {
+        if !self.cancel_one(st, id, code, message, fx) {
+            return false;
+        }
+        st.pump();
+        self.idle_cv.notify_all();
+        true
+    }
+
+    /// Settles `id` (if open) with `code`, telling its worker; the caller
+    /// pumps and wakes `close()`.
+    pub(super) fn cancel_one(
+        &self,
+        st: &mut State,
+        id: u64,
+        code: ErrorCode,
+        message: &str,
+        fx: &mut Effects,
+    ) -> bool {
+        let worker = match st.requests.get(&id) {
+            Some(entry) => entry.worker,
+            None => return false,
+        };
+        let mut err = RequestError::new(code, message);
+        if let Some(w) = worker {
+            err = err.on_worker(w);
+            if let (Some(live), Some(frame)) = (
+                st.slots[w].live.as_ref(),
+                envelope::cancel_frame(self.mode, id),
+            ) {
+                live.write(frame.into());
+            }
+        }
+        st.settle(id, Outcome::Failed(err), fx)
+    }
+}
