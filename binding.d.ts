@@ -233,3 +233,25 @@ export interface NativeRequestOptions {
 
 /** The version of the native addon (the `forkwire` crate's version). */
 export declare function nativeVersion(): string
+
+/** See [`Vocabulary`]. */
+export declare function vocabulary(): Vocabulary
+
+/**
+ * The `type`s of forkwire's control messages (`forkwire::vocabulary`), so
+ * that `lib/` names them from the engine rather than restating them.
+ */
+export interface Vocabulary {
+  /** Parent → worker: stop request `id`. */
+  cancel: string
+  /** Parent → worker: answer with a heartbeat. */
+  heartbeatRequest: string
+  /** Worker → parent: alive. */
+  heartbeat: string
+  /** Parent → worker: answer with a health status. */
+  healthCheck: string
+  /** Worker → parent: `{type, healthy, metrics}`. */
+  healthStatus: string
+  /** The type of a request carrying many items (`requestMany` batches). */
+  batch: string
+}

@@ -840,3 +840,4 @@ module.exports.NativeRemotePool = nativeBinding.NativeRemotePool
 module.exports.emptyMetrics = nativeBinding.emptyMetrics
 module.exports.emptyStats = nativeBinding.emptyStats
 module.exports.nativeVersion = nativeBinding.nativeVersion
+module.exports.vocabulary = nativeBinding.vocabulary

@@ -5,7 +5,7 @@
 // and turns what the engine delivers (lib/delivery.js) into settled
 // promises and events.
 const { EventEmitter } = require('events');
-const { NativePool, NativeRemotePool, emptyStats, emptyMetrics } = require('../binding.js');
+const { NativePool, NativeRemotePool, emptyStats, emptyMetrics, vocabulary } = require('../binding.js');
 const { codes, ForkwireError } = require('./errors');
 const { advancedFrame, jsonText, frameEncoder } = require('./serialization');
 const { normalize, normalizeRemote, invalid, nonNegative, nonNegativeInt, MAX_COUNT } = require('./options');
@@ -19,6 +19,8 @@ const DEFAULT_TIMEOUT = -1;
 // Requests batched in one tick are handed to the engine at least this
 // often, so workers start on the first while later ones are still made.
 const FLUSH_AT = 1024;
+// Control-message types, from the engine (forkwire::vocabulary).
+const { healthCheck: HEALTH_CHECK, healthStatus: HEALTH_STATUS } = vocabulary();
 // Label names metrics() itself uses, which options.labels may not take.
 const METRIC_LABELS = new Set(['outcome', 'state', 'worker', 'le']);
 
@@ -360,12 +362,12 @@ class WorkerPool extends EventEmitter {
     let done;
     const all = new Promise((resolve) => (done = resolve));
     const onMessage = (msg, workerId) => {
-      if (msg?.type !== 'health-status' || answers.has(workerId)) return;
+      if (msg?.type !== HEALTH_STATUS || answers.has(workerId)) return;
       answers.set(workerId, { msg, latencyMs: performance.now() - started });
       if (answers.size === live.length) done();
     };
     this.on('message', onMessage);
-    for (const w of live) this.send(w.id, { type: 'health-check' });
+    for (const w of live) this.send(w.id, { type: HEALTH_CHECK });
     const timer = setTimeout(done, timeout);
     if (live.length === 0) done();
     await all;

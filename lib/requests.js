@@ -3,10 +3,11 @@
 // per `request()`, and one per `requestMany()` call over a range of ids
 // (a group), each settled exactly once by the outcomes the engine
 // delivers.
+const { vocabulary } = require('../binding.js');
 const { codes, ForkwireError } = require('./errors');
 
-/** The type of a request that carries many items (see forkwire::serve). */
-const BATCH_TYPE = 'forkwire:batch';
+/** The type of a request that carries many items (forkwire::vocabulary::BATCH). */
+const BATCH_TYPE = vocabulary().batch;
 
 class OpenRequests {
   #pending = new Map();

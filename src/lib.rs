@@ -20,3 +20,35 @@ use napi_derive::napi;
 pub fn native_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
+
+/// The `type`s of forkwire's control messages (`forkwire::vocabulary`), so
+/// that `lib/` names them from the engine rather than restating them.
+#[napi(object)]
+pub struct Vocabulary {
+    /// Parent → worker: stop request `id`.
+    pub cancel: String,
+    /// Parent → worker: answer with a heartbeat.
+    pub heartbeat_request: String,
+    /// Worker → parent: alive.
+    pub heartbeat: String,
+    /// Parent → worker: answer with a health status.
+    pub health_check: String,
+    /// Worker → parent: `{type, healthy, metrics}`.
+    pub health_status: String,
+    /// The type of a request carrying many items (`requestMany` batches).
+    pub batch: String,
+}
+
+/// See [`Vocabulary`].
+#[napi(catch_unwind)]
+pub fn vocabulary() -> Vocabulary {
+    use forkwire::vocabulary as v;
+    Vocabulary {
+        cancel: v::CANCEL.into(),
+        heartbeat_request: v::HEARTBEAT_REQUEST.into(),
+        heartbeat: v::HEARTBEAT.into(),
+        health_check: v::HEALTH_CHECK.into(),
+        health_status: v::HEALTH_STATUS.into(),
+        batch: v::BATCH.into(),
+    }
+}

@@ -278,6 +278,7 @@ pub mod codec;
 pub mod pool;
 pub mod process;
 pub mod serve;
+pub mod vocabulary;
 
 pub use channel::{Channel, ChannelError, Handle, HandleKind, Receiver, Sender};
 pub use codec::Mode;

@@ -8,6 +8,7 @@
 
 use super::events::Payload;
 use crate::codec::{self, json, v8, Mode};
+use crate::vocabulary;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -88,7 +89,7 @@ fn parse_advanced(frame: &[u8]) -> Result<Incoming, String> {
         .and_then(v8::Value::as_f64)
         .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f <= 9007199254740991.0);
     let Some(id) = id else {
-        if get("type").and_then(v8::Member::as_str) == Some("heartbeat") {
+        if get("type").and_then(v8::Member::as_str) == Some(vocabulary::HEARTBEAT) {
             return Ok(Incoming::Heartbeat(whole()));
         }
         return Ok(Incoming::Event(whole()));
@@ -175,7 +176,7 @@ fn probe_members(frame: &[u8]) -> Option<Incoming> {
     let probe: Probe<'_> = serde_json::from_slice(frame).ok()?;
     let whole = || Payload::Json(Some(text(frame)));
     let Some(id) = probe.id.and_then(|raw| raw.get().parse::<u64>().ok()) else {
-        if probe.kind.as_deref() == Some("heartbeat") {
+        if probe.kind.as_deref() == Some(vocabulary::HEARTBEAT) {
             return Some(Incoming::Heartbeat(whole()));
         }
         return Some(Incoming::Event(whole()));
@@ -277,12 +278,18 @@ fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
 
 /// The frame telling a worker to stop working on request `id`.
 pub(crate) fn cancel_frame(mode: Mode, id: u64) -> Option<Vec<u8>> {
-    control_frame(mode, &serde_json::json!({ "type": "cancel", "id": id }))
+    control_frame(
+        mode,
+        &serde_json::json!({ "type": vocabulary::CANCEL, "id": id }),
+    )
 }
 
 /// The frame asking a worker for `{type: 'heartbeat'}`.
 pub(crate) fn heartbeat_request(mode: Mode) -> Option<Vec<u8>> {
-    control_frame(mode, &serde_json::json!({ "type": "heartbeat-request" }))
+    control_frame(
+        mode,
+        &serde_json::json!({ "type": vocabulary::HEARTBEAT_REQUEST }),
+    )
 }
 
 fn control_frame(mode: Mode, message: &serde_json::Value) -> Option<Vec<u8>> {

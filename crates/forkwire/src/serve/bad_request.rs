@@ -97,7 +97,7 @@ impl<'de> Visitor<'de> for Members<'_> {
                 "id" => self.0.borrow_mut().id = Some(map.next_value()?),
                 "type" => {
                     let kind = map.next_value::<serde_json::Value>()?;
-                    self.0.borrow_mut().cancel = kind == "cancel";
+                    self.0.borrow_mut().cancel = kind == crate::vocabulary::CANCEL;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -113,7 +113,7 @@ fn v8_id(frame: &[u8]) -> Option<v8::Value> {
         return v8::leading_member(frame, "id");
     };
     if !matches!(value, v8::Value::Object(_))
-        || value.get("type").and_then(v8::Value::as_str) == Some("cancel")
+        || value.get("type").and_then(v8::Value::as_str) == Some(crate::vocabulary::CANCEL)
     {
         return None;
     }

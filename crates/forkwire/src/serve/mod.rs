@@ -58,4 +58,4 @@ pub use worker::{serve, Worker};
 /// The `type` of a request whose `data` holds many items (`[item, ...]` or
 /// `{type, items: [item, ...]}`), each to be handled as a request of its
 /// own and answered together; see the [module docs](self).
-pub const BATCH_TYPE: &str = "forkwire:batch";
+pub const BATCH_TYPE: &str = crate::vocabulary::BATCH;

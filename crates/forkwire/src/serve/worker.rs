@@ -4,6 +4,7 @@ use super::bad_request::{self, request_id, RequestId};
 use super::{Events, Request, ServeError};
 use crate::channel::{Channel, ChannelError, Handle, Sender};
 use crate::codec::{self, v8, Mode};
+use crate::vocabulary;
 use crossbeam_channel as cb;
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
@@ -184,7 +185,7 @@ where
         };
         let kind = obj.get("type").and_then(Value::as_str).map(str::to_owned);
         match (obj.get("id"), kind.as_deref()) {
-            (Some(id), Some("cancel")) => {
+            (Some(id), Some(vocabulary::CANCEL)) => {
                 if let Some(flag) = self.cancels.lock().get(&id.to_string()) {
                     flag.store(true, Ordering::Release);
                 }
@@ -205,11 +206,11 @@ where
                     handle,
                 })
             }
-            (None, Some("heartbeat-request")) => {
-                self.reply(&json!({ "type": "heartbeat", "timestamp": now_ms() }));
+            (None, Some(vocabulary::HEARTBEAT_REQUEST)) => {
+                self.reply(&json!({ "type": vocabulary::HEARTBEAT, "timestamp": now_ms() }));
                 None
             }
-            (None, Some("health-check")) => {
+            (None, Some(vocabulary::HEALTH_CHECK)) => {
                 self.reply(&self.health());
                 None
             }
@@ -297,7 +298,7 @@ where
 
     fn health(&self) -> Value {
         json!({
-            "type": "health-status",
+            "type": vocabulary::HEALTH_STATUS,
             "healthy": true,
             "metrics": {
                 "memory": crate::process::rss_bytes(std::process::id()).unwrap_or(0),
