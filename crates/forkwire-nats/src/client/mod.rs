@@ -297,10 +297,7 @@ impl RemotePool {
 
     /// [`RemotePool::cancel`] of each of `ids`; how many were open.
     pub fn cancel_many(&self, ids: impl IntoIterator<Item = u64>, code: ErrorCode) -> usize {
-        let message = match code {
-            ErrorCode::Timeout => "the request timed out",
-            _ => "the request was aborted",
-        };
+        let message = code.cancellation_message();
         let taken: Vec<(u64, Entry)> = {
             let mut st = self.shared.state.lock();
             ids.into_iter()

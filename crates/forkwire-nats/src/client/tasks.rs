@@ -376,7 +376,10 @@ async fn clock(shared: &Shared) {
             shared.finish(
                 id,
                 entry,
-                failed(ErrorCode::Timeout, "the request timed out"),
+                failed(
+                    ErrorCode::Timeout,
+                    ErrorCode::Timeout.cancellation_message(),
+                ),
             );
         }
         for id in resends {

@@ -60,6 +60,15 @@ impl ErrorCode {
         self as usize
     }
 
+    /// What a request cancelled with this code settles with: its deadline
+    /// passed ([`ErrorCode::Timeout`]) or its caller aborted it (any other).
+    pub fn cancellation_message(self) -> &'static str {
+        match self {
+            ErrorCode::Timeout => "the request timed out",
+            _ => "the request was aborted",
+        }
+    }
+
     /// The code string, e.g. `"ERR_FORKWIRE_TIMEOUT"`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -268,10 +268,7 @@ impl Pool {
     /// Cancels each of `ids` that is still open, as [`Pool::cancel`], under
     /// one lock. Returns how many were.
     pub fn cancel_many(&self, ids: impl IntoIterator<Item = u64>, code: ErrorCode) -> usize {
-        let message = match code {
-            ErrorCode::Timeout => "the request timed out",
-            _ => "the request was aborted",
-        };
+        let message = code.cancellation_message();
         let mut fx = Effects::default();
         let cancelled = {
             let mut st = self.shared.state.lock();

@@ -70,7 +70,7 @@ pub(crate) fn run(shared: &Arc<Shared>) {
                             &mut st,
                             id,
                             ErrorCode::Timeout,
-                            "the request timed out",
+                            ErrorCode::Timeout.cancellation_message(),
                             &mut fx,
                         );
                     }
