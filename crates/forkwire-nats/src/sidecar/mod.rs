@@ -93,6 +93,7 @@ pub async fn run(
         discovery.push(client.subscribe(s).await.map_err(subscribe_error)?);
     }
     let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let max_payload = client.server_info().max_payload;
     let mut sidecar = Sidecar {
         client,
         pool: Arc::new(pool),
@@ -103,6 +104,7 @@ pub async fn run(
         version: options.version,
         description: options.description,
         max_in_flight: options.max_in_flight.max(1),
+        max_payload,
         held: Held::default(),
         done_tx,
         counters: Counters::default(),
@@ -168,6 +170,9 @@ struct Sidecar {
     version: String,
     description: String,
     max_in_flight: usize,
+    /// The server's largest message, read once at connection (as the
+    /// remote pool's publisher does): answers past it are refused here.
+    max_payload: usize,
     held: Held,
     done_tx: mpsc::UnboundedSender<(u64, Outcome)>,
     counters: Counters,
@@ -342,11 +347,11 @@ impl Sidecar {
                 self.count(false, elapsed, "");
                 self.report.completed += 1;
                 let payload = Bytes::from(text.unwrap_or_default());
-                if payload.len() > self.max_payload() {
+                if payload.len() > self.max_payload {
                     let message = format!(
                         "the result ({} bytes) is larger than the server's max_payload ({})",
                         payload.len(),
-                        self.max_payload()
+                        self.max_payload
                     );
                     self.publish_error(
                         reply,
@@ -371,7 +376,7 @@ impl Sidecar {
                     protocol::error_headers(protocol::STATUS_FAILED, ErrorCode::Remote, &message);
                 // A worker's error larger than a header can reasonably be
                 // goes as its message alone.
-                let error = if text.len() <= self.max_payload() / 2 {
+                let error = if text.len() <= self.max_payload / 2 {
                     protocol::one_line(&text)
                 } else {
                     serde_json::json!({ "message": message }).to_string()
@@ -393,10 +398,6 @@ impl Sidecar {
                     .await;
             }
         }
-    }
-
-    fn max_payload(&self) -> usize {
-        self.client.server_info().max_payload
     }
 
     fn count(&mut self, error: bool, elapsed: Duration, message: &str) {
