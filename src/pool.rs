@@ -106,10 +106,7 @@ impl NativePool {
         kind: Option<String>,
         timeout_ms: Option<f64>,
     ) -> napi::Result<u32> {
-        let parts: Vec<&serde_json::value::RawValue> =
-            serde_json::from_str(&items).map_err(|e| {
-                napi::Error::from_reason(format!("{}: {e}", ErrorCode::Serialize.as_str()))
-            })?;
+        let parts = json_items(&items)?;
         let options = BatchOptions {
             kind,
             // Absent or negative: the pool's; 0: none (`Duration::ZERO`).
@@ -189,8 +186,8 @@ impl NativePool {
     /// under one lock; returns how many were.
     #[napi(catch_unwind)]
     pub fn abort_range(&self, first: i64, end: i64) -> u32 {
-        let ids = (first.max(0) as u64)..(end.max(0) as u64);
-        self.pool.cancel_many(ids, ErrorCode::Aborted) as u32
+        self.pool
+            .cancel_many(id_range(first, end), ErrorCode::Aborted) as u32
     }
 
     /// Whether the pool keeps the event loop alive (until it has closed;
@@ -276,6 +273,18 @@ impl Drop for NativePool {
 
 fn stats_json(stats: &PoolStats) -> String {
     serde_json::to_string(stats).unwrap_or_else(|_| "{}".into())
+}
+
+/// `requestMany`'s items: `JSON.stringify` of an array, split into the
+/// JSON text of each element.
+pub(crate) fn json_items(items: &str) -> napi::Result<Vec<&serde_json::value::RawValue>> {
+    serde_json::from_str(items)
+        .map_err(|e| napi::Error::from_reason(format!("{}: {e}", ErrorCode::Serialize.as_str())))
+}
+
+/// The ids `first..end` of an `abortRange` call (negatives are 0).
+pub(crate) fn id_range(first: i64, end: i64) -> std::ops::Range<u64> {
+    (first.max(0) as u64)..(end.max(0) as u64)
 }
 
 /// What `Inbox::take` returns, as JS takes it.

@@ -156,10 +156,7 @@ impl NativeRemotePool {
         kind: Option<String>,
         timeout_ms: Option<f64>,
     ) -> napi::Result<u32> {
-        let parts: Vec<&serde_json::value::RawValue> =
-            serde_json::from_str(&items).map_err(|e| {
-                napi::Error::from_reason(format!("{}: {e}", ErrorCode::Serialize.as_str()))
-            })?;
+        let parts = crate::pool::json_items(&items)?;
         for (i, part) in parts.iter().enumerate() {
             self.pool.submit(RemoteRequest {
                 id: first_id as u64 + i as u64,
@@ -181,8 +178,8 @@ impl NativeRemotePool {
     /// Aborts every open request with an id in `first..end`.
     #[napi(catch_unwind)]
     pub fn abort_range(&self, first: i64, end: i64) -> u32 {
-        let ids = (first.max(0) as u64)..(end.max(0) as u64);
-        self.pool.cancel_many(ids, ErrorCode::Aborted) as u32
+        self.pool
+            .cancel_many(crate::pool::id_range(first, end), ErrorCode::Aborted) as u32
     }
 
     /// Whether the pool keeps the event loop alive.
