@@ -19,6 +19,26 @@ fn options(servers: &str, service: &str) -> RemoteOptions {
     RemoteOptions::new(nats, service)
 }
 
+/// A request of `kind` with `data` (JSON text) and a fresh id, the rest
+/// the pool's defaults.
+fn request(pool: &RemotePool, kind: &str, data: &str) -> RemoteRequest {
+    RemoteRequest {
+        id: pool.next_id(),
+        kind: Some(kind.into()),
+        data: Some(data.into()),
+        ..Default::default()
+    }
+}
+
+/// Submits `request`; the receiver gets its outcome.
+fn submit(pool: &RemotePool, request: RemoteRequest) -> tokio::sync::oneshot::Receiver<Outcome> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    pool.submit_with(request, move |o| {
+        tx.send(o).ok();
+    });
+    rx
+}
+
 /// A request's outcome, as the pool settles it.
 async fn outcome(
     pool: &RemotePool,
@@ -27,17 +47,14 @@ async fn outcome(
     timeout: Option<Duration>,
     retries: u32,
 ) -> Outcome {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let request = RemoteRequest {
-        id: pool.next_id(),
-        data: Some(data.to_string()),
-        kind: Some(kind.into()),
-        timeout,
-        retries: Some(retries),
-    };
-    pool.submit_with(request, move |o| {
-        tx.send(o).ok();
-    });
+    let rx = submit(
+        pool,
+        RemoteRequest {
+            timeout,
+            retries: Some(retries),
+            ..request(pool, kind, &data.to_string())
+        },
+    );
     rx.await.expect("settled")
 }
 
@@ -71,19 +88,7 @@ async fn requests_spread_over_three_sidecars_and_health_lists_them() {
         .unwrap();
     let mut handles = Vec::new();
     for _ in 0..300 {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        pool.submit_with(
-            RemoteRequest {
-                id: pool.next_id(),
-                kind: Some("whoami".into()),
-                data: Some("null".into()),
-                ..Default::default()
-            },
-            move |o| {
-                tx.send(o).ok();
-            },
-        );
-        handles.push(rx);
+        handles.push(submit(&pool, request(&pool, "whoami", "null")));
     }
     let mut per_tag: HashMap<String, usize> = HashMap::new();
     for rx in handles {
@@ -190,19 +195,9 @@ async fn timeouts_and_cancels_reach_the_worker() {
     .await;
     assert_eq!(code(&timed_out), Some(ErrorCode::Timeout));
 
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let id = pool.next_id();
-    pool.submit_with(
-        RemoteRequest {
-            id,
-            kind: Some("sleep".into()),
-            data: Some("4000".into()),
-            ..Default::default()
-        },
-        move |o| {
-            tx.send(o).ok();
-        },
-    );
+    let sleeping = request(&pool, "sleep", "4000");
+    let id = sleeping.id;
+    let rx = submit(&pool, sleeping);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(pool.cancel(id, ErrorCode::Aborted));
     assert!(
@@ -259,26 +254,21 @@ async fn kill_a_sidecar_under_load(retries: u32) -> Vec<Outcome> {
     let settled = Arc::new(Mutex::new(HashMap::new()));
     let mut waits = Vec::new();
     for _ in 0..40 {
-        let id = pool.next_id();
+        let sleeping = RemoteRequest {
+            retries: Some(retries),
+            ..request(&pool, "sleep", "300")
+        };
+        let id = sleeping.id;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let settled = Arc::clone(&settled);
-        pool.submit_with(
-            RemoteRequest {
-                id,
-                kind: Some("sleep".into()),
-                data: Some("300".into()),
-                retries: Some(retries),
-                ..Default::default()
-            },
-            move |o| {
-                // Exactly once: a second settlement would find the id.
-                assert!(
-                    settled.lock().unwrap().insert(id, ()).is_none(),
-                    "request {id} settled twice"
-                );
-                tx.send(o).ok();
-            },
-        );
+        pool.submit_with(sleeping, move |o| {
+            // Exactly once: a second settlement would find the id.
+            assert!(
+                settled.lock().unwrap().insert(id, ()).is_none(),
+                "request {id} settled twice"
+            );
+            tx.send(o).ok();
+        });
         waits.push(rx);
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -403,20 +393,13 @@ async fn a_cluster_node_killed_under_load_is_survived() {
     // Load in flight, then the client's node dies.
     let mut waits = Vec::new();
     for _ in 0..20 {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        pool.submit_with(
+        waits.push(submit(
+            &pool,
             RemoteRequest {
-                id: pool.next_id(),
-                kind: Some("sleep".into()),
-                data: Some("200".into()),
                 timeout: Some(Duration::from_secs(5)),
-                ..Default::default()
+                ..request(&pool, "sleep", "200")
             },
-            move |o| {
-                tx.send(o).ok();
-            },
-        );
-        waits.push(rx);
+        ));
     }
     let index = urls
         .iter()
@@ -487,21 +470,7 @@ async fn bad_credentials_and_a_stopped_server_are_clear_errors() {
     let mut remote = options(&server.url(), "stop");
     remote.lost_after = Duration::from_millis(800);
     let pool = RemotePool::connect(remote).await.unwrap();
-    let pending = {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        pool.submit_with(
-            RemoteRequest {
-                id: pool.next_id(),
-                kind: Some("sleep".into()),
-                data: Some("3000".into()),
-                ..Default::default()
-            },
-            move |o| {
-                tx.send(o).ok();
-            },
-        );
-        rx
-    };
+    let pending = submit(&pool, request(&pool, "sleep", "3000"));
     tokio::time::sleep(Duration::from_millis(100)).await;
     server.kill();
     assert_eq!(code(&pending.await.unwrap()), Some(ErrorCode::Connection));
