@@ -26,6 +26,7 @@ pub use error::ChannelError;
 pub use handle::{handle_frame, Handle, HandleKind, HandleReceipt};
 pub(crate) use handle::{wrap_json_frame, HandleDone};
 pub use receiver::{Incoming, Receiver};
+pub(crate) use sender::Direct;
 pub use sender::Sender;
 
 use crate::codec::{Limits, Mode};

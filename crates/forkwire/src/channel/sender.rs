@@ -55,6 +55,9 @@ struct Inner {
     /// Internal answers (`NODE_HANDLE_ACK`/`_NACK`) not written yet: they
     /// go out before the next frame, whoever writes it.
     urgent: Mutex<Vec<u8>>,
+    /// The rest of frames that [`Sender::try_send_frames_now`] wrote only
+    /// in part: written before anything else, urgent answers included.
+    tail: Mutex<Vec<u8>>,
 }
 
 impl fmt::Debug for Inner {
@@ -123,6 +126,17 @@ pub(crate) struct PassedHandle {
     done: Option<HandleDone>,
 }
 
+/// What [`Sender::try_send_frames_now`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direct {
+    /// Every byte went out.
+    Written,
+    /// Some went out; the rest is owed and must be flushed.
+    Partial,
+    /// Nothing went out.
+    Refused,
+}
+
 /// Answers to run once the locks are released.
 type Finished = Vec<(HandleDone, Result<(), ChannelError>)>;
 
@@ -161,6 +175,7 @@ impl Sender {
                 shut: AtomicBool::new(false),
                 resume: Mutex::new(None),
                 urgent: Mutex::new(Vec::new()),
+                tail: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -241,6 +256,47 @@ impl Sender {
         };
         run(fin);
         res
+    }
+
+    /// Writes complete frames now, from the calling thread, if that cannot
+    /// block or overtake anything: nobody else is writing, nothing is
+    /// deferred, held behind a handle or owed from an earlier write, and
+    /// the socket takes at least their first byte.
+    ///
+    /// [`Direct::Partial`] means the socket took only part of them: the
+    /// rest is kept and goes out before anything else, with the next write
+    /// or [`Sender::flush_pending`], which the caller must arrange on a
+    /// thread that may block. [`Direct::Refused`] means nothing was
+    /// written; the caller writes them the usual way.
+    pub(crate) fn try_send_frames_now(&self, frames: &[u8]) -> Result<Direct, ChannelError> {
+        let Some(deferred) = self.inner.write.try_lock() else {
+            return Ok(Direct::Refused);
+        };
+        if !self.is_connected() {
+            return Err(ChannelError::Disconnected);
+        }
+        if !deferred.is_empty()
+            || self.inner.handles.lock().holding()
+            || !self.write_pending(libc::MSG_DONTWAIT)?
+        {
+            return Ok(Direct::Refused);
+        }
+        let written = self.send_all(frames, libc::MSG_DONTWAIT)?;
+        Ok(if written == frames.len() {
+            Direct::Written
+        } else if written == 0 {
+            Direct::Refused
+        } else {
+            self.inner.tail.lock().extend_from_slice(&frames[written..]);
+            Direct::Partial
+        })
+    }
+
+    /// Writes what [`Sender::try_send_frames_now`] left over, and pending
+    /// internal answers; blocks while the socket is full.
+    pub(crate) fn flush_pending(&self) -> Result<(), ChannelError> {
+        let _write = self.inner.write.lock();
+        self.write_pending(0).map(drop)
     }
 
     /// Sends `message` with a handle, like `child.send(message, handle)`:
@@ -344,7 +400,7 @@ impl Sender {
         let hook = self.inner.resume.lock().clone();
         if let Some(hook) = hook {
             if let Some(_write) = self.inner.write.try_lock() {
-                if self.write_urgent(libc::MSG_DONTWAIT)? {
+                if self.write_pending(libc::MSG_DONTWAIT)? {
                     return Ok(());
                 }
             }
@@ -353,20 +409,26 @@ impl Sender {
             }
         }
         let _write = self.inner.write.lock();
-        self.write_urgent(0).map(drop)
+        self.write_pending(0).map(drop)
     }
 
-    /// Writes pending internal answers; with `MSG_DONTWAIT` in `flags`, as
-    /// much as the socket takes now. True once none is left. Call with the
-    /// write lock.
-    fn write_urgent(&self, flags: libc::c_int) -> Result<bool, ChannelError> {
-        let mut urgent = self.inner.urgent.lock();
-        if urgent.is_empty() {
-            return Ok(true);
+    /// Writes what is owed before any new frame: the rest of a frame
+    /// written in part, then pending internal answers. With `MSG_DONTWAIT`
+    /// in `flags`, as much as the socket takes now. True once none is
+    /// left. Call with the write lock.
+    fn write_pending(&self, flags: libc::c_int) -> Result<bool, ChannelError> {
+        for owed in [&self.inner.tail, &self.inner.urgent] {
+            let mut owed = owed.lock();
+            if owed.is_empty() {
+                continue;
+            }
+            let written = self.send_all(&owed, flags)?;
+            owed.drain(..written);
+            if !owed.is_empty() {
+                return Ok(false);
+            }
         }
-        let written = self.write_some(&urgent, flags)?;
-        urgent.drain(..written);
-        Ok(urgent.is_empty())
+        Ok(true)
     }
 
     /// The peer answered the handle in flight: `NODE_HANDLE_ACK` (`true`)
@@ -405,7 +467,7 @@ impl Sender {
         let mut fin = Finished::new();
         {
             let _write = self.inner.write.lock();
-            if self.write_urgent(0).is_ok() {
+            if self.write_pending(0).is_ok() {
                 let _ = self.emit(&[], &mut fin);
             }
         }
@@ -497,10 +559,10 @@ impl Sender {
         if self.inner.shut.load(Ordering::Acquire) {
             return Err(ChannelError::Disconnected);
         }
-        self.write_urgent(0)?;
+        self.write_pending(0)?;
         match socket::send_with_fd(&self.inner.stream, frame, fd) {
             // The rest of this frame: nothing may come between.
-            Ok(n) => self.write_some(&frame[n..], 0).map(drop),
+            Ok(n) => self.send_all(&frame[n..], 0).map(drop),
             Err(e) => Err(self.write_error(e)),
         }
     }
@@ -508,13 +570,13 @@ impl Sender {
     /// Writes whole frames, after any pending internal answers. Call with
     /// the write lock.
     fn write_raw(&self, bytes: &[u8]) -> Result<(), ChannelError> {
-        self.write_urgent(0)?;
-        self.write_some(bytes, 0).map(drop)
+        self.write_pending(0)?;
+        self.send_all(bytes, 0).map(drop)
     }
 
     /// Writes `bytes`; returns how many were written: all of them, unless
     /// `flags` has `MSG_DONTWAIT` and the socket is full.
-    fn write_some(&self, bytes: &[u8], flags: libc::c_int) -> Result<usize, ChannelError> {
+    fn send_all(&self, bytes: &[u8], flags: libc::c_int) -> Result<usize, ChannelError> {
         if self.inner.shut.load(Ordering::Acquire) {
             return Err(ChannelError::Disconnected);
         }
@@ -689,6 +751,62 @@ mod tests {
         let mut ack = [0u8; 26];
         peer.read_exact(&mut ack).unwrap();
         assert_eq!(&ack, b"{\"cmd\":\"NODE_HANDLE_ACK\"}\n");
+    }
+
+    #[test]
+    fn a_direct_write_cut_short_finishes_before_anything_else() {
+        use super::Direct;
+        use std::io::Read;
+        let (ours, mut peer) = UnixStream::pair().unwrap();
+        let sender = super::Sender::new(ours, Mode::Json);
+        // More than the socket holds: only part of it goes at once.
+        let mut big = vec![b'7'; 8 << 20];
+        big.push(b'\n');
+        assert_eq!(sender.try_send_frames_now(&big).unwrap(), Direct::Partial);
+        // The socket is full and the rest is owed: a second direct write
+        // is refused, and an internal answer waits behind the rest.
+        assert_eq!(
+            sender.try_send_frames_now(b"\"next\"\n").unwrap(),
+            Direct::Refused
+        );
+        sender.set_resume_hook(Box::new(|| true));
+        sender
+            .send_internal(&serde_json::json!({ "cmd": "NODE_HANDLE_ACK" }))
+            .unwrap();
+        let flusher = {
+            let sender = sender.clone();
+            std::thread::spawn(move || sender.flush_pending())
+        };
+        let mut got = vec![0u8; big.len()];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(got, big);
+        let mut ack = [0u8; 26];
+        peer.read_exact(&mut ack).unwrap();
+        assert_eq!(&ack, b"{\"cmd\":\"NODE_HANDLE_ACK\"}\n");
+        flusher.join().unwrap().unwrap();
+        // Nothing owed: a small frame goes straight out.
+        assert_eq!(
+            sender.try_send_frames_now(b"\"next\"\n").unwrap(),
+            Direct::Written
+        );
+        let mut next = [0u8; 7];
+        peer.read_exact(&mut next).unwrap();
+        assert_eq!(&next, b"\"next\"\n");
+    }
+
+    #[test]
+    fn no_direct_write_overtakes_a_handle_awaiting_its_answer() {
+        use super::Direct;
+        let (sender, peer, reader) = channel_with_raw_peer();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _receipt = sender
+            .send_with_handle(&1, &listener, HandleKind::NetServer)
+            .unwrap();
+        read_raw(&peer);
+        assert_eq!(sender.try_send_frames_now(b"2\n").unwrap(), Direct::Refused);
+        nothing_more(&peer);
+        drop(peer);
+        reader.join().unwrap();
     }
 
     #[test]

@@ -12,7 +12,6 @@
 use super::error::{ErrorCode, RequestError};
 use super::events::{Outcome, PoolEvent};
 use super::state::Effects;
-use super::worker::Outgoing;
 use super::{Pool, Request, Shared};
 use crate::channel::{self, ChannelError, HandleKind, Sender};
 use std::os::fd::{AsFd, OwnedFd};
@@ -65,7 +64,7 @@ impl Shared {
             .live
             .as_ref()
             .filter(|live| live.gen == gen)
-            .is_some_and(|live| live.writer.send(Outgoing::Resume).is_ok())
+            .is_some_and(|live| live.lane.resume())
     }
 
     fn on_handle_answer(
@@ -165,10 +164,10 @@ impl Pool {
             fd: Arc::new(handle),
             kind,
         };
-        let st = self.shared.state.lock();
+        let mut st = self.shared.state.lock();
         st.slots
-            .get(worker)
-            .and_then(|s| s.live.as_ref())
+            .get_mut(worker)
+            .and_then(|s| s.live.as_mut())
             .is_some_and(|live| live.write_handle(frame.into(), handle, None))
     }
 

@@ -5,7 +5,7 @@ use super::error::{ErrorCode, RequestError};
 use super::events::PoolEvent;
 use super::state::{Effects, Phase, State, Timer};
 use super::timer::after;
-use super::worker::{self, Outgoing};
+use super::worker;
 use super::Shared;
 use crate::process::{ChildProcess, ExitStatus, SpawnError};
 use std::cmp::Reverse;
@@ -157,7 +157,7 @@ impl Shared {
             };
             let pid = live.pid;
             let planned = live.retiring;
-            let sender = live.sender.clone();
+            let sender = live.lane.sender.clone();
             let mut err = RequestError::new(
                 ErrorCode::WorkerExited,
                 match status.signal_name() {
@@ -295,7 +295,7 @@ impl Shared {
             live.retiring = true;
         }
         if live.retiring && live.in_flight.is_empty() {
-            let _ = live.writer.send(Outgoing::Disconnect);
+            live.lane.disconnect();
         }
     }
 
@@ -312,7 +312,7 @@ impl Shared {
         live.retiring = true;
         let gen = live.gen;
         let grace = if live.in_flight.is_empty() {
-            let _ = live.writer.send(Outgoing::Disconnect);
+            live.lane.disconnect();
             KILL_GRACE
         } else {
             KILL_GRACE
@@ -393,7 +393,7 @@ impl Shared {
                 st.fail_all(&err, &mut fx);
                 for slot in &st.slots {
                     if let Some(live) = &slot.live {
-                        let _ = live.writer.send(Outgoing::Disconnect);
+                        live.lane.disconnect();
                     }
                 }
                 self.timer_cv.notify_all();
@@ -417,7 +417,7 @@ impl Shared {
         let last = Instant::now() + Duration::from_secs(5);
         for slot in st.slots.iter_mut() {
             if let Some(live) = slot.live.as_ref() {
-                let _ = live.writer.send(Outgoing::Disconnect);
+                live.lane.disconnect();
             }
         }
         while st.threads > 0 && Instant::now() < last {

@@ -31,6 +31,7 @@ mod events;
 mod handle;
 mod histogram;
 mod ids;
+mod lane;
 mod lifecycle;
 mod metrics;
 mod options;

@@ -220,8 +220,16 @@ impl State {
     }
 
     /// Sends queued requests to free workers, oldest first. A request whose
-    /// target is busy does not hold up those behind it.
+    /// target is busy does not hold up those behind it. Each worker's
+    /// frames of the round go out together.
     pub fn pump(&mut self) {
+        self.dispatch_queued();
+        for live in self.slots.iter_mut().filter_map(|s| s.live.as_mut()) {
+            live.lane.flush_staged();
+        }
+    }
+
+    fn dispatch_queued(&mut self) {
         let mut i = 0;
         while i < self.queue.len() {
             if !self
@@ -255,13 +263,15 @@ impl State {
             return;
         };
         entry.worker = Some(w);
+        let idle = live.in_flight.is_empty();
         live.in_flight.insert(id);
         match &entry.handle {
             Some(handle) => {
-                live.write_handle(Arc::clone(&entry.frame), (**handle).clone(), Some(id))
+                live.write_handle(Arc::clone(&entry.frame), (**handle).clone(), Some(id));
             }
-            None => live.write(Arc::clone(&entry.frame)),
-        };
+            None if live.connected => live.lane.stage(&entry.frame, idle),
+            None => {}
+        }
     }
 
     /// Settles request `id` (if it is still open) with `outcome`.

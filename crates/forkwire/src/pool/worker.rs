@@ -1,41 +1,24 @@
 //! One worker process and the three threads that serve it: a writer that
-//! coalesces queued frames into few writes, a reader that cuts and probes
-//! replies, and a reaper that waits for the exit status.
+//! takes over what its [`Lane`] cannot write at once, a reader that cuts
+//! and probes replies, and a reaper that waits for the exit status.
 
 use super::envelope;
 use super::handle::{OnAnswer, PoolHandle};
 use super::ids::IdSet;
+use super::lane::Lane;
 use super::Shared;
-use crate::channel::{ChannelError, HandleDone, Receiver, Sender};
+use crate::channel::{ChannelError, HandleDone, Receiver};
 use crate::codec::Mode;
 use crate::process::{ChildProcess, Reaper};
-use crossbeam_channel as cb;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-
-/// Bytes written per syscall at most when coalescing.
-const WRITE_BATCH: usize = 1 << 20;
-
-/// What the writer thread is asked to do.
-pub(crate) enum Outgoing {
-    Frame(Arc<[u8]>),
-    /// A `NODE_HANDLE` frame and its descriptor: written alone, with the
-    /// descriptor on its first byte, after what came before.
-    Handle(Arc<[u8]>, PoolHandle, HandleDone),
-    /// The worker answered a handle: write what was held back behind it.
-    Resume,
-    /// Flush what came before, then close the channel.
-    Disconnect,
-}
 
 /// A running worker process, as the pool state holds it.
 pub(crate) struct Live {
     pub pid: u32,
     pub gen: u64,
-    pub writer: cb::Sender<Outgoing>,
-    /// The channel's sending half, to shut the socket down when the
-    /// process is gone (a grandchild may hold the other end open).
-    pub sender: Sender,
+    /// The way out to the process.
+    pub lane: Lane,
     pub reaper: Reaper,
     pub in_flight: IdSet,
     pub connected: bool,
@@ -52,22 +35,21 @@ pub(crate) struct Live {
 }
 
 impl Live {
+    /// Writes one or more complete frames (see [`Lane::write`]).
     pub fn write(&self, frame: Arc<[u8]>) -> bool {
-        self.connected && self.writer.send(Outgoing::Frame(frame)).is_ok()
+        self.connected && self.lane.write(frame, self.in_flight.is_empty())
     }
 
     /// Queues a `NODE_HANDLE` frame with its handle; `id` is the request
     /// it carries, if it is one.
-    pub fn write_handle(&self, frame: Arc<[u8]>, handle: PoolHandle, id: Option<u64>) -> bool {
+    pub fn write_handle(&mut self, frame: Arc<[u8]>, handle: PoolHandle, id: Option<u64>) -> bool {
         if !self.connected {
             return false;
         }
         let on_answer = Arc::clone(&self.on_answer);
         let kind = handle.kind;
         let done: HandleDone = Box::new(move |answer| on_answer(id, kind, answer));
-        self.writer
-            .send(Outgoing::Handle(frame, handle, done))
-            .is_ok()
+        self.lane.write_handle(frame, handle, done)
     }
 }
 
@@ -84,13 +66,12 @@ pub(crate) fn attach(
     let (channel, reaper) = child.into_parts();
     let mode = channel.mode();
     let (sender, mut receiver) = channel.split();
-    let (tx, rx) = cb::unbounded();
     let on_answer = super::handle::hook_up(shared, &sender, slot, gen);
-    let shutdown = sender.clone();
+    let (lane, write_loop) = Lane::new(sender);
 
     let name = |what: &str| format!("forkwire-{what}-{slot}");
     let spawned = [
-        spawn_thread(name("writer"), shared, move |_| write_loop(rx, sender)),
+        spawn_thread(name("writer"), shared, move |_| write_loop()),
         spawn_thread(name("reader"), shared, move |shared| {
             let read =
                 std::panic::AssertUnwindSafe(|| read_loop(shared, &mut receiver, mode, slot, gen));
@@ -113,8 +94,7 @@ pub(crate) fn attach(
         Live {
             pid,
             gen,
-            writer: tx,
-            sender: shutdown,
+            lane,
             reaper,
             in_flight: IdSet::default(),
             connected: true,
@@ -231,56 +211,4 @@ fn read_loop(shared: &Arc<Shared>, receiver: &mut Receiver, mode: Mode, slot: us
             }
         }
     }
-}
-
-fn write_loop(rx: cb::Receiver<Outgoing>, sender: Sender) {
-    let mut buf: Vec<u8> = Vec::new();
-    while let Ok(first) = rx.recv() {
-        let mut stop = false;
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            // Everything but a plain frame goes out on its own, after the
-            // bytes gathered before it.
-            match msg {
-                Outgoing::Frame(f) => buf.extend_from_slice(&f),
-                Outgoing::Handle(frame, handle, done) => {
-                    stop = !write_frames(&sender, &mut buf)
-                        || sender
-                            .send_frame_with_handle(frame, handle.fd, handle.kind, done)
-                            .is_err();
-                }
-                Outgoing::Resume => {
-                    stop = !write_frames(&sender, &mut buf);
-                    sender.resume();
-                }
-                Outgoing::Disconnect => {
-                    write_frames(&sender, &mut buf);
-                    sender.disconnect();
-                    stop = true;
-                }
-            }
-            if stop {
-                break;
-            }
-            if buf.len() < WRITE_BATCH {
-                next = rx.try_recv().ok();
-            }
-        }
-        if stop || !write_frames(&sender, &mut buf) {
-            break;
-        }
-    }
-}
-
-/// Writes the gathered frames; false if the channel is gone.
-fn write_frames(sender: &Sender, buf: &mut Vec<u8>) -> bool {
-    if buf.is_empty() {
-        return true;
-    }
-    let ok = sender.send_frames(buf).is_ok();
-    buf.clear();
-    if buf.capacity() > 4 * WRITE_BATCH {
-        *buf = Vec::new();
-    }
-    ok
 }
