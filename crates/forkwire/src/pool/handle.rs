@@ -84,14 +84,13 @@ impl Shared {
                     // The worker owns the handle now: close ours, so the
                     // connection ends when the worker closes it. Should the
                     // worker die, the request cannot go elsewhere with it.
-                    if let Some(entry) = st.requests.get_mut(&id).filter(|e| e.worker == Some(slot))
-                    {
+                    if let Some(entry) = st.request_mut(id).filter(|e| e.worker == Some(slot)) {
                         entry.handle = None;
                         entry.retries_left = 0;
                     }
                 }
                 (Some(id), Err(ChannelError::HandleRefused(_)))
-                    if current && st.requests.get(&id).is_some_and(|e| e.worker == Some(slot)) =>
+                    if current && st.request(id).is_some_and(|e| e.worker == Some(slot)) =>
                 {
                     let err = RequestError::new(
                         ErrorCode::HandleRefused,

@@ -8,7 +8,6 @@ use super::timer::after;
 use super::worker;
 use super::Shared;
 use crate::process::{ChildProcess, ExitStatus, SpawnError};
-use std::cmp::Reverse;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -134,8 +133,7 @@ impl Shared {
                 // A worker without a channel can do nothing more for us:
                 // end it, and let its exit bring a replacement.
                 let _ = live.reaper.kill(libc::SIGTERM);
-                st.timers
-                    .push(Reverse((after(KILL_GRACE), Timer::Kill(slot, gen))));
+                st.schedule(after(KILL_GRACE), Timer::Kill(slot, gen));
                 self.timer_cv.notify_one();
             }
             // Requests in flight fail when the exit comes (with its code
@@ -184,8 +182,7 @@ impl Shared {
                 if planned {
                     // Recycling is not a crash: replace at once, uncounted.
                     st.slots[slot].restart_pending = true;
-                    st.timers
-                        .push(Reverse((Instant::now(), Timer::Respawn(slot))));
+                    st.schedule(Instant::now(), Timer::Respawn(slot));
                 } else {
                     self.schedule_restart(&mut st, slot, &mut fx);
                 }
@@ -238,8 +235,7 @@ impl Shared {
             .unwrap_or(Duration::MAX);
         s.recent_restarts.push_back(now);
         s.restart_pending = true;
-        st.timers
-            .push(Reverse((after(delay), Timer::Respawn(slot))));
+        st.schedule(after(delay), Timer::Respawn(slot));
     }
 
     /// A restart timer fired for `slot`. Called without the lock: the
@@ -322,8 +318,7 @@ impl Shared {
                     .unwrap_or(KILL_GRACE)
                     .min(MAX_RETIRE_WAIT)
         };
-        st.timers
-            .push(Reverse((after(grace), Timer::Kill(slot, gen))));
+        st.schedule(after(grace), Timer::Kill(slot, gen));
         self.timer_cv.notify_one();
     }
 
@@ -350,8 +345,7 @@ impl Shared {
             st.counters.unresponsive += 1;
             fx.event(PoolEvent::Unresponsive { worker: slot, pid });
         }
-        st.timers
-            .push(Reverse((after(hb.interval), Timer::Heartbeat)));
+        st.schedule(after(hb.interval), Timer::Heartbeat);
     }
 
     /// Memory timer: retire workers over `max_memory`.
@@ -371,8 +365,7 @@ impl Shared {
         for slot in over {
             self.recycle(st, slot);
         }
-        st.timers
-            .push(Reverse((after(MEMORY_CHECK), Timer::MemoryCheck)));
+        st.schedule(after(MEMORY_CHECK), Timer::MemoryCheck);
     }
 
     /// See [`super::Pool::close`].
@@ -383,7 +376,7 @@ impl Shared {
             let mut st = self.state.lock();
             if st.phase == Phase::Open && options.drain {
                 st.phase = Phase::Draining;
-                while !st.requests.is_empty() && Instant::now() < deadline {
+                while st.has_open_requests() && Instant::now() < deadline {
                     self.idle_cv.wait_until(&mut st, deadline);
                 }
             }

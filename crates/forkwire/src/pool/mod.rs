@@ -37,6 +37,8 @@ mod metrics;
 mod options;
 mod replies;
 mod state;
+#[cfg(test)]
+mod state_tests;
 mod stats;
 mod submit;
 mod timer;
@@ -55,7 +57,7 @@ pub use stats::{LatencyPercentiles, PoolStats, WorkerStats};
 use crate::codec::{self, Mode};
 use events::Done;
 use parking_lot::{Condvar, Mutex};
-use state::{Effects, Entry, Phase, State, Timer};
+use state::{Admission, Effects, Entry, Phase, State, Timer};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -145,13 +147,10 @@ impl Pool {
             st.threads += 1;
             let now = Instant::now();
             if let Some(hb) = shared.options.heartbeat {
-                st.timers.push(std::cmp::Reverse((
-                    timer::after(hb.interval),
-                    Timer::Heartbeat,
-                )));
+                st.schedule(timer::after(hb.interval), Timer::Heartbeat);
             }
             if shared.options.max_memory.is_some() {
-                st.timers.push(std::cmp::Reverse((now, Timer::MemoryCheck)));
+                st.schedule(now, Timer::MemoryCheck);
             }
         }
         let timer = worker::spawn_thread("forkwire-timer".into(), &shared, timer::run)

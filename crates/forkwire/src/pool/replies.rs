@@ -44,7 +44,7 @@ impl Shared {
                 payload,
                 version,
             } => {
-                let ours = current && st.requests.get(&id).is_some_and(|e| e.worker == Some(slot));
+                let ours = current && st.request(id).is_some_and(|e| e.worker == Some(slot));
                 if !ours {
                     // A reply to a request that already settled (timed
                     // out, aborted) is dropped, never delivered twice.

@@ -131,13 +131,27 @@ pub(crate) fn no_worker_left() -> RequestError {
     )
 }
 
+/// What [`State::admit`] did with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Taken (queued, or sent if a worker was free); `earliest_deadline`:
+    /// its deadline is now the first timer due, so the timer thread must
+    /// be told.
+    Taken { earliest_deadline: bool },
+    /// Refused and settled (counted as rejected).
+    Refused,
+}
+
 pub(crate) struct State {
     pub phase: Phase,
     pub slots: Vec<Slot>,
-    pub queue: VecDeque<u64>,
-    pub requests: IdMap<Entry>,
+    /// Requests waiting for a worker, oldest first.
+    queue: VecDeque<u64>,
+    /// Every request not settled yet, queued or in flight.
+    requests: IdMap<Entry>,
     pub keys: HashMap<String, usize>,
-    pub timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    /// Timers by due time, earliest first.
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     pub counters: Counters,
     /// Submission-to-settlement times of the requests settled here.
     pub latency: LatencyHistogram,
@@ -170,6 +184,97 @@ impl State {
 
     pub fn in_flight(&self) -> usize {
         self.requests.len() - self.queue.len()
+    }
+
+    /// Whether any request is not settled yet.
+    pub fn has_open_requests(&self) -> bool {
+        !self.requests.is_empty()
+    }
+
+    /// The open request `id`.
+    pub fn request(&self, id: u64) -> Option<&Entry> {
+        self.requests.get(&id)
+    }
+
+    /// The open request `id`, to change.
+    pub fn request_mut(&mut self, id: u64) -> Option<&mut Entry> {
+        self.requests.get_mut(&id)
+    }
+
+    /// Takes request `id` (`entry`, not settled) if the pool may: it must
+    /// be open, have a worker that can run the target now or later, and
+    /// no open request with the same id. Its deadline is armed. Past
+    /// `max_queue` requests waiting for a worker, the queue is pumped
+    /// first and the request refused only if it would still wait. A
+    /// refused request is settled here with the reason.
+    pub fn admit(
+        &mut self,
+        id: u64,
+        mut entry: Entry,
+        max_queue: usize,
+        fx: &mut Effects,
+    ) -> Admission {
+        let refusal = if self.phase != Phase::Open {
+            Some(RequestError::new(ErrorCode::Closed, "the pool is closed"))
+        } else if !self.can_serve(&entry.target) {
+            Some(no_worker_left())
+        } else if self.requests.contains_key(&id) {
+            Some(RequestError::new(
+                ErrorCode::Serialize,
+                "duplicate request id",
+            ))
+        } else {
+            None
+        };
+        if let Some(err) = refusal {
+            if let Some(done) = entry.done.take() {
+                self.reject(done, err, fx);
+            }
+            return Admission::Refused;
+        }
+        let deadline = entry.deadline;
+        self.requests.insert(id, entry);
+        self.queue.push_back(id);
+        if self.queue.len() > max_queue {
+            // The limit is on requests that must wait: send what can go now,
+            // and refuse this one only if it would still wait.
+            self.pump();
+            if self.queue.len() > max_queue && self.queue.back() == Some(&id) {
+                self.queue.pop_back();
+                if let Some(done) = self.requests.remove(&id).and_then(|mut e| e.done.take()) {
+                    let err = RequestError::new(ErrorCode::QueueFull, "the request queue is full");
+                    self.reject(done, err, fx);
+                }
+                return Admission::Refused;
+            }
+        }
+        let earliest_deadline = deadline.is_some_and(|at| self.schedule(at, Timer::Deadline(id)));
+        Admission::Taken { earliest_deadline }
+    }
+
+    /// Arms `timer` for `at`; true if it is now the first one due.
+    pub fn schedule(&mut self, at: Instant, timer: Timer) -> bool {
+        let earliest = self.timers.peek().is_none_or(|t| at < t.0 .0);
+        self.timers.push(Reverse((at, timer)));
+        earliest
+    }
+
+    /// Takes the timers due at `now`, earliest first.
+    pub fn take_due(&mut self, now: Instant) -> Vec<Timer> {
+        let mut due = Vec::new();
+        while let Some(Reverse((at, timer))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            due.push(timer);
+        }
+        due
+    }
+
+    /// When the next timer is due.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.timers.peek().map(|t| t.0 .0)
     }
 
     /// A live, connected slot that can take one more request now.

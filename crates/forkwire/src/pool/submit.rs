@@ -81,61 +81,22 @@ impl Shared {
     /// Queues one request whose frame is built (the caller pumps). `now`
     /// is when it was submitted ([`timer::monotonic_ns`]).
     pub(super) fn enqueue_frame(&self, st: &mut State, q: Queued, now: u64, fx: &mut Effects) {
-        let (id, done) = (q.id, q.done);
-        if st.phase != Phase::Open {
-            st.reject(
-                done,
-                RequestError::new(ErrorCode::Closed, "the pool is closed"),
-                fx,
-            );
-            return;
-        }
-        if !st.can_serve(&q.target) {
-            st.reject(done, state::no_worker_left(), fx);
-            return;
-        }
-        if st.requests.contains_key(&id) {
-            let err = RequestError::new(ErrorCode::Serialize, "duplicate request id");
-            st.reject(done, err, fx);
-            return;
-        }
         let timeout = q.timeout.or(self.options.timeout).filter(|t| !t.is_zero());
-        let deadline = timeout.map(timer::after);
-        if let Some(at) = deadline {
-            let earliest = st.timers.peek().map(|t| t.0 .0);
-            st.timers.push(std::cmp::Reverse((at, Timer::Deadline(id))));
-            if earliest.is_none_or(|e| at < e) {
-                self.timer_cv.notify_one();
-            }
-        }
-        st.requests.insert(
-            id,
-            Entry {
-                frame: q.frame.into(),
-                target: q.target,
-                deadline,
-                done: Some(done),
-                worker: None,
-                retries_left: q.retries.unwrap_or(self.options.retries),
-                handle: q.handle.map(Box::new),
-                submitted: now,
-            },
-        );
-        st.queue.push_back(id);
-        if st.queue.len() > self.options.max_queue {
-            // The limit is on requests that must wait: send what can go now,
-            // and refuse this one only if it would still wait.
-            st.pump();
-            if st.queue.len() > self.options.max_queue && st.queue.back() == Some(&id) {
-                st.queue.pop_back();
-                if let Some(mut entry) = st.requests.remove(&id) {
-                    if let Some(done) = entry.done.take() {
-                        let err =
-                            RequestError::new(ErrorCode::QueueFull, "the request queue is full");
-                        st.reject(done, err, fx);
-                    }
-                }
-            }
+        let entry = Entry {
+            frame: q.frame.into(),
+            target: q.target,
+            deadline: timeout.map(timer::after),
+            done: Some(q.done),
+            worker: None,
+            retries_left: q.retries.unwrap_or(self.options.retries),
+            handle: q.handle.map(Box::new),
+            submitted: now,
+        };
+        if let Admission::Taken {
+            earliest_deadline: true,
+        } = st.admit(q.id, entry, self.options.max_queue, fx)
+        {
+            self.timer_cv.notify_one();
         }
     }
 
@@ -165,7 +126,7 @@ impl Shared {
         message: &str,
         fx: &mut Effects,
     ) -> bool {
-        let worker = match st.requests.get(&id) {
+        let worker = match st.request(id) {
             Some(entry) => entry.worker,
             None => return false,
         };

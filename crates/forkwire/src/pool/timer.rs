@@ -4,7 +4,6 @@
 use super::error::ErrorCode;
 use super::state::{Effects, Phase, Timer};
 use super::Shared;
-use std::cmp::Reverse;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,19 +41,11 @@ pub(crate) fn run(shared: &Arc<Shared>) {
             break;
         }
         let now = Instant::now();
-        let mut due = Vec::new();
-        while let Some(Reverse((at, timer))) = st.timers.peek().copied() {
-            if at > now {
-                break;
-            }
-            st.timers.pop();
-            due.push(timer);
-        }
+        let due = st.take_due(now);
         if due.is_empty() {
             let until = st
-                .timers
-                .peek()
-                .map_or(now + IDLE_WAIT, |t| t.0 .0.min(now + IDLE_WAIT));
+                .next_due()
+                .map_or(now + IDLE_WAIT, |t| t.min(now + IDLE_WAIT));
             shared.timer_cv.wait_until(&mut st, until);
             continue;
         }
@@ -64,7 +55,7 @@ pub(crate) fn run(shared: &Arc<Shared>) {
             match timer {
                 Timer::Deadline(id) => {
                     // Only if this deadline is still the request's own.
-                    let current = st.requests.get(&id).and_then(|e| e.deadline);
+                    let current = st.request(id).and_then(|e| e.deadline);
                     if current.is_some_and(|d| d <= now) {
                         shared.cancel_locked(
                             &mut st,
