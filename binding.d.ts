@@ -33,6 +33,14 @@ export declare class NativePool {
    */
   requestFrame(id: number, frame: Buffer, options?: NativeRequestOptions | undefined | null): void
   /**
+   * Submits many advanced-mode requests with ids `first_id..`, any
+   * worker, each with timeout `timeout_ms` (the pool's if absent or
+   * negative): `frames` holds their whole frames back to back (each
+   * envelope already carries its id and type), split here and queued
+   * under one lock. Returns how many there were.
+   */
+  requestFrames(firstId: number, frames: Buffer, timeoutMs?: number | undefined | null): number
+  /**
    * Submits a request that carries a handle: as `request` (json mode,
    * `data`; the engine wraps the envelope in the `NODE_HANDLE` frame) or
    * `requestFrame` (advanced mode, `frame` is the whole `NODE_HANDLE`
@@ -137,8 +145,11 @@ export declare function emptyStats(size: number): string
 export interface NativeBatch {
   /** `[kind, id, payload, worker, ...]` as JSON text. */
   json: string
-  /** Advanced-mode payloads referenced from `json` by index. */
-  frames: Array<Buffer>
+  /**
+   * Advanced-mode payloads, each after its 4-byte big-endian length;
+   * `json` gives where that length starts. Absent if there are none.
+   */
+  frames?: Buffer
 }
 
 /** Options for the native pool. Times are milliseconds. */

@@ -129,6 +129,22 @@ describe("WorkerPool with serialization: 'advanced'", () => {
     values.forEach(([name, value], i) => assertSame(name, results[i], value));
   });
 
+  test('requests of one tick share one engine call and still settle one by one', async () => {
+    pool = new WorkerPool({ command: echo, size: 2, serialization: 'advanced', concurrency: 4 });
+    await pool.ready();
+    const shared = { text: 'dvě slova 🙂', bytes: Buffer.from([1, 2, 3]) };
+    const sent = [shared, shared, Symbol('refused'), 'ünïcode'.repeat(50), shared];
+    const settled = await Promise.allSettled(sent.map((v) => pool.request(v)));
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(settled[2].reason.code).toBe('ERR_FORKWIRE_SERIALIZE');
+    for (const i of [0, 1, 4]) assertSame(`shared #${i}`, settled[i].value, shared);
+    expect(settled[3].value).toBe('ünïcode'.repeat(50));
+    // 200 requests in one tick, more than the workers take at once.
+    const many = Array.from({ length: 200 }, (_, i) => ({ i, s: 'x'.repeat(i) }));
+    expect(await Promise.all(many.map((v) => pool.request(v)))).toEqual(many);
+    expect(pool.stats()).toMatchObject({ completed: 204, inFlight: 0, queued: 0 });
+  });
+
   test('a Node script worker in advanced mode gets and returns the same values', async () => {
     pool = new WorkerPool({ script: require.resolve('./fixtures/seed-worker.js'), size: 1, serialization: 'advanced' });
     const value = { when: new Date(5), big: 10n ** 30n, tags: new Set(['a']) };

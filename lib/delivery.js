@@ -42,7 +42,7 @@ function decode(sink, kind, payload, frames, member, worker) {
   if (kind & FLAG_UNDEFINED) return undefined;
   if (!(kind & FLAG_FRAME)) return payload;
   try {
-    const whole = advancedDecode(frames[payload]);
+    const whole = advancedDecode(frames.subarray(payload + 4, payload + 4 + frames.readUInt32BE(payload)));
     return member === undefined ? whole : whole?.[member];
   } catch (err) {
     const workerId = worker >= 0 ? worker : undefined;

@@ -109,14 +109,12 @@ class WorkerPool extends EventEmitter {
   /** Sends `data` to a worker as `{id, type?, data}` and resolves with its `result`. */
   request(data, options) {
     if (this.#state !== 'open') return Promise.reject(this.#closedError());
-    if (options === undefined) {
-      return this.#mode === 'json' ? this.#requestBatched(data, undefined) : this.#requestDirect(data, {});
-    }
+    if (options === undefined) return this.#requestBatched(data, undefined);
     const { timeout, signal, type, workerId, role, key, onProgress } = options;
     if (signal?.aborted) {
       return Promise.reject(abortedError(signal));
     }
-    if (this.#mode === 'json' && timeout === undefined && signal === undefined && type === undefined && workerId === undefined
+    if (timeout === undefined && signal === undefined && type === undefined && workerId === undefined
       && role === undefined && key === undefined && options.retries === undefined && options.handle == null) {
       return this.#requestBatched(data, onProgress);
     }
@@ -173,23 +171,26 @@ class WorkerPool extends EventEmitter {
   /**
    * A request with every option at its default: queued here and handed to
    * the engine with the others of the same tick in one call (ids are
-   * consecutive, so the engine numbers them from the first).
+   * consecutive, so the engine numbers them from the first). What is
+   * queued: the JSON text of `data` (json mode), or the whole frame
+   * (advanced mode).
    */
   #requestBatched(data, onProgress) {
-    let text;
+    let item;
+    const id = this.#nextId;
     try {
-      text = jsonText(data);
+      item = this.#mode === 'json' ? jsonText(data) : advancedFrame(this.#envelope(id, undefined, data));
     } catch (err) {
       return Promise.reject(err);
     }
     // `undefined` data has no JSON text: the envelope goes without `data`.
-    if (text === undefined) return this.#requestDirect(data, { onProgress });
-    const id = this.#nextId++;
+    if (item === undefined) return this.#requestDirect(data, { onProgress });
+    this.#nextId++;
     if (this.#batch.length === 0) {
       this.#batchFirst = id;
       queueMicrotask(this.#flushBound);
     }
-    this.#batch.push(text);
+    this.#batch.push(item);
     if (this.#batch.length === FLUSH_AT) this.#flush();
     return new Promise((resolve, reject) => {
       this.#track(id, { resolve, reject, signal: undefined, onAbort: undefined, onProgress });
@@ -198,10 +199,14 @@ class WorkerPool extends EventEmitter {
 
   /** Hands the queued simple requests to the engine. */
   #flush() {
-    const texts = this.#batch;
-    if (texts.length === 0) return;
+    const items = this.#batch;
+    if (items.length === 0) return;
     this.#batch = [];
-    this.#native.requestMany(this.#batchFirst, texts.length === 1 ? `[${texts[0]}]` : `[${texts.join(',')}]`);
+    if (this.#mode === 'json') {
+      this.#native.requestMany(this.#batchFirst, items.length === 1 ? `[${items[0]}]` : `[${items.join(',')}]`);
+    } else {
+      this.#native.requestFrames(this.#batchFirst, items.length === 1 ? items[0] : Buffer.concat(items));
+    }
   }
 
   /**
@@ -261,11 +266,8 @@ class WorkerPool extends EventEmitter {
         const text = jsonText(datas);
         submit = () => this.#native.requestMany(first, text, kind, timeoutMs);
       } else {
-        const frames = datas.map((data, i) => advancedFrame(this.#envelope(first + i, kind, data)));
-        const route = { timeout: timeoutMs === DEFAULT_TIMEOUT ? undefined : timeoutMs };
-        submit = () => {
-          for (let i = 0; i < frames.length; i++) this.#native.requestFrame(first + i, frames[i], route);
-        };
+        const frames = Buffer.concat(datas.map((data, i) => advancedFrame(this.#envelope(first + i, kind, data))));
+        submit = () => this.#native.requestFrames(first, frames, timeoutMs);
       }
     } catch (err) {
       return Promise.reject(err);

@@ -52,16 +52,16 @@ enum Kind {
 #[derive(Default)]
 struct Batch {
     json: String,
-    frames: Vec<Vec<u8>>,
-    /// Bytes of the frames.
-    frame_bytes: usize,
+    /// Advanced-mode payloads back to back, each after its length (4
+    /// bytes, big-endian); `json` gives the offset of that length.
+    frames: Vec<u8>,
     /// It holds the `Closed` item: nothing comes after it.
     closed: bool,
 }
 
 impl Batch {
     fn bytes(&self) -> usize {
-        self.json.len() + self.frame_bytes
+        self.json.len() + self.frames.len()
     }
 }
 
@@ -154,12 +154,7 @@ impl Inbox {
             };
             let before = b.bytes();
             b.closed |= matches!(kind, Kind::Closed);
-            let Batch {
-                json,
-                frames,
-                frame_bytes,
-                ..
-            } = b;
+            let Batch { json, frames, .. } = b;
             json.push(if json.is_empty() { '[' } else { ',' });
             // Numbers go straight into the text: no String per item.
             let flags = match &payload {
@@ -171,9 +166,11 @@ impl Inbox {
             match (payload, extra) {
                 (Some(Payload::Json(Some(text))), _) => json.push_str(&text),
                 (Some(Payload::Frame(bytes)), _) => {
-                    *frame_bytes += bytes.len();
-                    frames.push(bytes);
-                    let _ = write!(json, "{}", frames.len() - 1);
+                    let _ = write!(json, "{}", frames.len());
+                    // A payload is at most a frame, and frames are far
+                    // below 4 GiB (the channel's frame limit).
+                    frames.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+                    frames.extend_from_slice(&bytes);
                 }
                 (None, Some(value)) => {
                     let _ = write!(json, "{value}");
@@ -188,9 +185,10 @@ impl Inbox {
     }
 
     /// Takes the oldest batch: the JSON text (with its closing bracket
-    /// added) and the frames. If more wait, JS is woken again for them.
-    /// After the batch with the `Closed` item the wake-up is released.
-    pub fn take(&self) -> (String, Vec<Vec<u8>>) {
+    /// added) and the frames' bytes. If more wait, JS is woken again for
+    /// them. After the batch with the `Closed` item the wake-up is
+    /// released.
+    pub fn take(&self) -> (String, Vec<u8>) {
         self.scheduled.store(false, Ordering::Release);
         let mut batches = self.batch.lock();
         let batch = batches.pop_front().unwrap_or_default();

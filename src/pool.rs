@@ -18,8 +18,9 @@ use std::sync::Arc;
 pub struct NativeBatch {
     /// `[kind, id, payload, worker, ...]` as JSON text.
     pub json: String,
-    /// Advanced-mode payloads referenced from `json` by index.
-    pub frames: Vec<Buffer>,
+    /// Advanced-mode payloads, each after its 4-byte big-endian length;
+    /// `json` gives where that length starts. Absent if there are none.
+    pub frames: Option<Buffer>,
 }
 
 /// The native side of a `WorkerPool`.
@@ -130,6 +131,32 @@ impl NativePool {
     pub fn request_frame(&self, id: i64, frame: Buffer, options: Option<NativeRequestOptions>) {
         self.pool
             .submit(self.build(id, Body::Frame(frame.to_vec()), options));
+    }
+
+    /// Submits many advanced-mode requests with ids `first_id..`, any
+    /// worker, each with timeout `timeout_ms` (the pool's if absent or
+    /// negative): `frames` holds their whole frames back to back (each
+    /// envelope already carries its id and type), split here and queued
+    /// under one lock. Returns how many there were.
+    #[napi(catch_unwind)]
+    pub fn request_frames(
+        &self,
+        first_id: i64,
+        frames: Buffer,
+        timeout_ms: Option<f64>,
+    ) -> napi::Result<u32> {
+        let frames = advanced_frames(&frames)?;
+        let options = BatchOptions {
+            timeout: timeout_ms.filter(|ms| *ms >= 0.0).map(millis),
+            ..BatchOptions::default()
+        };
+        if !self
+            .pool
+            .submit_frame_batch_with(first_id as u64, frames.iter().copied(), &options)
+        {
+            return Err(napi::Error::from_reason("the pool takes no batches"));
+        }
+        Ok(frames.len() as u32)
     }
 
     /// Submits a request that carries a handle: as `request` (json mode,
@@ -282,16 +309,39 @@ pub(crate) fn json_items(items: &str) -> napi::Result<Vec<&serde_json::value::Ra
         .map_err(|e| napi::Error::from_reason(format!("{}: {e}", ErrorCode::Serialize.as_str())))
 }
 
+/// Whole advanced-mode frames laid back to back (a 4-byte big-endian
+/// length, then that many bytes), each with its prefix.
+fn advanced_frames(bytes: &[u8]) -> napi::Result<Vec<&[u8]>> {
+    let mut frames = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let len = rest
+            .first_chunk::<4>()
+            .map(|prefix| u32::from_be_bytes(*prefix) as usize + 4)
+            .filter(|len| *len <= rest.len())
+            .ok_or_else(|| {
+                napi::Error::from_reason(format!(
+                    "{}: a truncated frame in a batch of frames",
+                    ErrorCode::Serialize.as_str()
+                ))
+            })?;
+        let (frame, tail) = rest.split_at(len);
+        frames.push(frame);
+        rest = tail;
+    }
+    Ok(frames)
+}
+
 /// The ids `first..end` of an `abortRange` call (negatives are 0).
 pub(crate) fn id_range(first: i64, end: i64) -> std::ops::Range<u64> {
     (first.max(0) as u64)..(end.max(0) as u64)
 }
 
 /// What `Inbox::take` returns, as JS takes it.
-pub(crate) fn batch((json, frames): (String, Vec<Vec<u8>>)) -> NativeBatch {
+pub(crate) fn batch((json, frames): (String, Vec<u8>)) -> NativeBatch {
     NativeBatch {
         json,
-        frames: frames.into_iter().map(Buffer::from).collect(),
+        frames: (!frames.is_empty()).then(|| Buffer::from(frames)),
     }
 }
 

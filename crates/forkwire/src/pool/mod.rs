@@ -227,23 +227,59 @@ impl Pool {
         data: impl IntoIterator<Item = &'a str>,
         options: &BatchOptions,
     ) -> bool {
+        let kind = options.kind.as_deref();
+        let frames = data.into_iter().map(|data| match self.shared.refuse_json() {
+            Some(refused) => Err(refused),
+            None => Ok(|id| self.shared.json_frame(id, kind, Some(data))),
+        });
+        self.submit_batch(first_id, frames, options)
+    }
+
+    /// Submits whole frames (in the pool's mode, each envelope already
+    /// carrying its id: `first_id`, `first_id + 1`, ...) as requests to
+    /// any worker, under one lock, settled through the pool's handler as
+    /// [`Pool::submit_json_batch`]; `options.kind` is not used (the
+    /// envelope has its type). False if the pool has no handler.
+    #[must_use]
+    pub fn submit_frame_batch_with<'a>(
+        &self,
+        first_id: u64,
+        frames: impl IntoIterator<Item = &'a [u8]>,
+        options: &BatchOptions,
+    ) -> bool {
+        let frames = frames
+            .into_iter()
+            .map(|frame| Ok::<_, RequestError>(|_| frame.to_vec()));
+        self.submit_batch(first_id, frames, options)
+    }
+
+    /// Queues one request per item, ids from `first_id`: each item makes
+    /// its frame from the id, or is the reason it is refused.
+    fn submit_batch<F: FnOnce(u64) -> Vec<u8>>(
+        &self,
+        first_id: u64,
+        items: impl IntoIterator<Item = Result<F, RequestError>>,
+        options: &BatchOptions,
+    ) -> bool {
         if self.shared.settled.is_none() {
             return false;
         }
         let mut fx = Effects::default();
         {
             let now = timer::monotonic_ns();
-            let kind = options.kind.as_deref();
             let mut st = self.shared.state.lock();
-            for (id, data) in (first_id..).zip(data) {
+            for (id, item) in (first_id..).zip(items) {
                 let done = Done::Pool(id);
-                if let Some(refused) = self.shared.refuse_json() {
-                    st.reject(done, refused, &mut fx);
-                    continue;
-                }
+                let frame = match item {
+                    Ok(frame) => frame(id),
+                    Err(refused) => {
+                        st.reject(done, refused, &mut fx);
+                        continue;
+                    }
+                };
                 let queued = Queued {
                     id,
-                    frame: self.shared.json_frame(id, kind, Some(data)),
+                    frame,
                     timeout: options.timeout,
                     target: Target::Any,
                     retries: options.retries,
