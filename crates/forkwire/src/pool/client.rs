@@ -1,7 +1,9 @@
 //! The typed Rust client of a pool: `call` (send, wait, decode), `send`
 //! and `broadcast` of any `Serialize` value, in the pool's mode.
 
-use super::*;
+use super::{Body, ErrorCode, Outcome, Payload, Pool, Request, RequestError, Target};
+use crate::codec::{self, Mode};
+use std::time::Duration;
 
 impl Pool {
     /// Sends `data` as a request and waits for the result, decoded as `R`.

@@ -57,7 +57,7 @@ pub use stats::{LatencyPercentiles, PoolStats, WorkerStats};
 use crate::codec::{self, Mode};
 use events::Done;
 use parking_lot::{Condvar, Mutex};
-use state::{Admission, Effects, Entry, Phase, State, Timer};
+use state::{Effects, State, Timer};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -228,10 +228,12 @@ impl Pool {
         options: &BatchOptions,
     ) -> bool {
         let kind = options.kind.as_deref();
-        let frames = data.into_iter().map(|data| match self.shared.refuse_json() {
-            Some(refused) => Err(refused),
-            None => Ok(|id| self.shared.json_frame(id, kind, Some(data))),
-        });
+        let frames = data
+            .into_iter()
+            .map(|data| match self.shared.refuse_json() {
+                Some(refused) => Err(refused),
+                None => Ok(|id| self.shared.json_frame(id, kind, Some(data))),
+            });
         self.submit_batch(first_id, frames, options)
     }
 
@@ -304,19 +306,10 @@ impl Pool {
     /// Cancels each of `ids` that is still open, as [`Pool::cancel`], under
     /// one lock. Returns how many were.
     pub fn cancel_many(&self, ids: impl IntoIterator<Item = u64>, code: ErrorCode) -> usize {
-        let message = code.cancellation_message();
         let mut fx = Effects::default();
         let cancelled = {
             let mut st = self.shared.state.lock();
-            let cancelled = ids
-                .into_iter()
-                .filter(|&id| self.shared.cancel_one(&mut st, id, code, message, &mut fx))
-                .count();
-            if cancelled > 0 {
-                st.pump();
-                self.shared.idle_cv.notify_all();
-            }
-            cancelled
+            self.shared.cancel_ids(&mut st, ids, code, &mut fx)
         };
         self.shared.fire(fx);
         cancelled

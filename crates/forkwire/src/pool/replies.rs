@@ -1,7 +1,9 @@
 //! Reply handling: what a worker's reader hands over (replies, progress,
 //! heartbeats, events, bad frames), settled under one lock per read.
 
-use super::*;
+use super::state::{Effects, Phase, State};
+use super::{envelope, timer, ErrorCode, Outcome, PoolEvent, RequestError, Shared};
+use std::time::Instant;
 
 impl Shared {
     /// Frames from worker `slot` (process generation `gen`), handled under

@@ -1,7 +1,12 @@
 //! Submission: requests into the queue (frames built, ids checked,
 //! deadlines set), dispatch to workers, and cancellation.
 
-use super::*;
+use super::events::Done;
+use super::state::{Admission, Effects, Entry, State};
+use super::{
+    envelope, handle, timer, Body, ErrorCode, Outcome, Queued, Request, RequestError, Shared,
+};
+use crate::codec::Mode;
 
 impl Shared {
     pub(super) fn submit(&self, request: Request, fx: &mut Effects) {
@@ -100,37 +105,34 @@ impl Shared {
         }
     }
 
-    pub(super) fn cancel_locked(
+    /// Settles each of `ids` that is open with `code` (aborted or timed
+    /// out), telling the workers that have them; then sends what waited
+    /// and wakes `close()`. Returns how many were open.
+    pub(super) fn cancel_ids(
         &self,
         st: &mut State,
-        id: u64,
+        ids: impl IntoIterator<Item = u64>,
         code: ErrorCode,
-        message: &str,
         fx: &mut Effects,
-    ) -> bool {
-        if !self.cancel_one(st, id, code, message, fx) {
-            return false;
+    ) -> usize {
+        let cancelled = ids
+            .into_iter()
+            .filter(|&id| self.cancel_one(st, id, code, fx))
+            .count();
+        if cancelled > 0 {
+            st.pump();
+            self.idle_cv.notify_all();
         }
-        st.pump();
-        self.idle_cv.notify_all();
-        true
+        cancelled
     }
 
-    /// Settles `id` (if open) with `code`, telling its worker; the caller
-    /// pumps and wakes `close()`.
-    pub(super) fn cancel_one(
-        &self,
-        st: &mut State,
-        id: u64,
-        code: ErrorCode,
-        message: &str,
-        fx: &mut Effects,
-    ) -> bool {
+    /// Settles `id` (if open) with `code`, telling its worker.
+    fn cancel_one(&self, st: &mut State, id: u64, code: ErrorCode, fx: &mut Effects) -> bool {
         let worker = match st.request(id) {
             Some(entry) => entry.worker,
             None => return false,
         };
-        let mut err = RequestError::new(code, message);
+        let mut err = RequestError::new(code, code.cancellation_message());
         if let Some(w) = worker {
             err = err.on_worker(w);
             if let (Some(live), Some(frame)) = (

@@ -57,13 +57,7 @@ pub(crate) fn run(shared: &Arc<Shared>) {
                     // Only if this deadline is still the request's own.
                     let current = st.request(id).and_then(|e| e.deadline);
                     if current.is_some_and(|d| d <= now) {
-                        shared.cancel_locked(
-                            &mut st,
-                            id,
-                            ErrorCode::Timeout,
-                            ErrorCode::Timeout.cancellation_message(),
-                            &mut fx,
-                        );
+                        shared.cancel_ids(&mut st, [id], ErrorCode::Timeout, &mut fx);
                     }
                 }
                 Timer::Respawn(slot) => respawns.push(slot),
