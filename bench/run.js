@@ -14,7 +14,8 @@
 // shared machine lands in one round of many rows rather than in every round
 // of one row, and the medians shrug it off. The markdown goes to stdout (and
 // bench/results/latest.md), the JSON to bench/results/latest.json and a
-// dated copy; progress goes to stderr.
+// dated copy (a --quick or --only run: to latest-quick.json only);
+// progress goes to stderr.
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -403,7 +404,10 @@ async function main() {
   meta.totalSeconds = secs(invoked);
   const json = { meta, rows, targets, errors, warnings, samples };
   fs.mkdirSync(paths.results, { recursive: true });
-  if (opts.quick) {
+  // A quick or partial run (--quick, --only) is not a record: it goes to
+  // latest-quick.json (ignored by git), never over the full run's files.
+  const partial = opts.quick || opts.only !== null;
+  if (partial) {
     fs.writeFileSync(path.join(paths.results, 'latest-quick.json'), JSON.stringify(json, null, 2) + '\n');
   } else {
     fs.writeFileSync(path.join(paths.results, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
@@ -411,7 +415,7 @@ async function main() {
     fs.writeFileSync(path.join(paths.results, 'latest.md'), markdown);
   }
   process.stdout.write(markdown);
-  log(`bench: done in ${secs(invoked).toFixed(0)} s (build ${buildSeconds.toFixed(0)} s); results in ${path.relative(process.cwd(), paths.results)}/${opts.quick ? 'latest-quick.json' : 'latest.json'}`);
+  log(`bench: done in ${secs(invoked).toFixed(0)} s (build ${buildSeconds.toFixed(0)} s); results in ${path.relative(process.cwd(), paths.results)}/${partial ? 'latest-quick.json' : 'latest.json'}`);
   if (errors.length) process.exitCode = 1;
 }
 
