@@ -132,6 +132,14 @@ function targets(rows, meta) {
     m('fork-advanced@2', 'pipe.tiny'),
     null,
   );
+  // Engine v2's goals (the lanes, the hops, advanced mode), next to the first ones above.
+  const seq1 = m('forkwire-rust@1', 'seq.tiny.p50');
+  add('engine v2: sequential tiny p50, 1 Rust worker ≤ 0.7x fork()+WorkerClient (json), 1 Node worker', seq1, m('fork-json@1', 'seq.tiny.p50'), (r) => r <= 0.7);
+  add('engine v2: sequential tiny p50, engine from Rust ≤ 1.3x the socketpair echo', m('native-engine@1', 'seq.tiny.p50'), m('socketpair@1', 'seq.tiny.p50'), (r) => r <= 1.3);
+  add('engine v2: pipelined tiny, engine from Rust, 2 workers ≥ 0.6x the socketpair echo (its best)', m('native-engine@2', 'pipe.tiny'), sock, (r) => r >= 0.6);
+  add('engine v2: pipelined tiny request(), 2 Rust workers ≥ 0.75x the JS-thread floor', fw2, m('floor', 'pipe.tiny'), (r) => r >= 0.75);
+  add(`engine v2: requestMany(${many} tiny) one request per item, 2 Rust workers ≥ 12x fork()+WorkerClient (json), 2 Node workers`, m('forkwire-rust.many@2', 'many.tiny'), fork2, (r) => r >= 12);
+  add('engine v2: parent CPU per 100k pipelined tiny request(), 2 Rust workers ≤ 0.25x fork()+WorkerClient (json), 2 Node workers', m('forkwire-rust@2', 'cpu'), m('fork-json@2', 'cpu'), (r) => r <= 0.25);
   // The NATS hop: the same seed_workers behind a sidecar and a local nats-server, against the local pool.
   for (const [what, key] of [['pipelined tiny request()', 'pipe.tiny'], ['pipelined 4 KB request()', 'pipe.4KB'], ['requestMany() one request per item', 'many.tiny']]) {
     const suffix = key.startsWith('many') ? '.many' : '';
