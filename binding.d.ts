@@ -141,6 +141,12 @@ export declare function emptyMetrics(size: number, labels?: Array<string> | unde
  */
 export declare function emptyStats(size: number): string
 
+/**
+ * The codes of a `ForkwireError`, for `lib/errors.js` (a worker's own
+ * `{id, error}` is a `WorkerError` and has none of them).
+ */
+export declare function errorCodes(): Array<string>
+
 /** One batch of settled requests and events; see `src/inbox.rs`. */
 export interface NativeBatch {
   /** `[kind, id, payload, worker, ...]` as JSON text. */

@@ -839,5 +839,6 @@ module.exports.NativePool = nativeBinding.NativePool
 module.exports.NativeRemotePool = nativeBinding.NativeRemotePool
 module.exports.emptyMetrics = nativeBinding.emptyMetrics
 module.exports.emptyStats = nativeBinding.emptyStats
+module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.nativeVersion = nativeBinding.nativeVersion
 module.exports.vocabulary = nativeBinding.vocabulary

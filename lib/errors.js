@@ -2,23 +2,28 @@
 // Error classes with stable codes.
 const { inspect } = require('util');
 
-/** Stable error codes. */
-const codes = Object.freeze({
-  TIMEOUT: 'ERR_FORKWIRE_TIMEOUT',
-  ABORTED: 'ERR_FORKWIRE_ABORTED',
-  QUEUE_FULL: 'ERR_FORKWIRE_QUEUE_FULL',
-  CLOSED: 'ERR_FORKWIRE_CLOSED',
-  WORKER_EXITED: 'ERR_FORKWIRE_WORKER_EXITED',
-  PROTOCOL: 'ERR_FORKWIRE_PROTOCOL',
-  SERIALIZE: 'ERR_FORKWIRE_SERIALIZE',
-  VERSION: 'ERR_FORKWIRE_VERSION',
-  SPAWN: 'ERR_FORKWIRE_SPAWN',
-  HANDLE_REFUSED: 'ERR_FORKWIRE_HANDLE_REFUSED',
-  NO_WORKERS: 'ERR_FORKWIRE_NO_WORKERS',
-  CONNECTION: 'ERR_FORKWIRE_CONNECTION',
-  NATIVE_MISSING: 'ERR_FORKWIRE_NATIVE_MISSING',
-  NATIVE_LOAD: 'ERR_FORKWIRE_NATIVE_LOAD',
-});
+const PREFIX = 'ERR_FORKWIRE_';
+
+/**
+ * Stable error codes, keyed by their name without the prefix (TIMEOUT:
+ * 'ERR_FORKWIRE_TIMEOUT'). The engine's come from the addon
+ * (forkwire::pool::ErrorCode); the two about loading the addon itself are
+ * defined here, since they must work when it cannot be loaded.
+ */
+const codes = Object.freeze(
+  Object.fromEntries(
+    [...engineCodes(), `${PREFIX}NATIVE_MISSING`, `${PREFIX}NATIVE_LOAD`].map((code) => [code.slice(PREFIX.length), code]),
+  ),
+);
+
+/** The engine's codes, or none when the addon cannot be loaded (index.js reports that). */
+function engineCodes() {
+  try {
+    return require('../binding.js').errorCodes();
+  } catch {
+    return [];
+  }
+}
 
 /** A failure of the pool itself (timeout, abort, exit, close, ...). */
 class ForkwireError extends Error {

@@ -85,8 +85,10 @@ class WorkerPool extends EventEmitter {
         this.#native = new NativePool(native, () => this.#drain(), this);
       }
     } catch (err) {
-      const [, code, message] = /^(ERR_FORKWIRE_\w+): (.*)$/s.exec(err.message) ?? [];
-      this.#startError = new ForkwireError(message ?? err.message, code ?? codes.SPAWN, { cause: err });
+      // The engine's failures carry their code; anything else (options
+      // the binding refused) is a failure to start.
+      const code = Object.values(codes).includes(err.code) ? err.code : codes.SPAWN;
+      this.#startError = new ForkwireError(err.message, code, { cause: err });
       this.#state = 'closed';
     }
   }

@@ -2,6 +2,7 @@
 //! The engine lives in the `forkwire` crate; `index.js` wraps these
 //! classes in the documented API.
 
+mod error;
 mod handle;
 mod inbox;
 mod options;
@@ -51,4 +52,16 @@ pub fn vocabulary() -> Vocabulary {
         health_status: v::HEALTH_STATUS.into(),
         batch: v::BATCH.into(),
     }
+}
+
+/// The codes of a `ForkwireError`, for `lib/errors.js` (a worker's own
+/// `{id, error}` is a `WorkerError` and has none of them).
+#[napi(catch_unwind)]
+pub fn error_codes() -> Vec<&'static str> {
+    use forkwire::pool::ErrorCode;
+    ErrorCode::ALL
+        .iter()
+        .filter(|code| **code != ErrorCode::Remote)
+        .map(|code| code.as_str())
+        .collect()
 }

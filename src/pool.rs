@@ -1,6 +1,7 @@
 //! `NativePool`: the engine's `Pool` as a JS class. It only translates;
 //! `lib/pool.js` builds the public `WorkerPool` on it.
 
+use crate::error;
 use crate::inbox::Inbox;
 use crate::options::{bytes, millis, NativePoolOptions, NativeRequestOptions};
 use crate::wake::Wake;
@@ -51,10 +52,10 @@ impl NativePool {
         options: NativePoolOptions,
         wake: Function<'_, (), ()>,
         resource: Object<'_>,
-    ) -> napi::Result<NativePool> {
+    ) -> crate::error::Result<NativePool> {
         let backlog = bytes(options.max_backlog_bytes);
-        let mut engine = options.into_engine()?;
-        let wake = Wake::new(env.raw(), wake.raw(), resource.raw())?;
+        let mut engine = options.into_engine().map_err(error::from_napi)?;
+        let wake = Wake::new(env.raw(), wake.raw(), resource.raw()).map_err(error::from_napi)?;
         let inbox = Arc::new(Inbox::new(wake, backlog));
         let gate = Arc::clone(&inbox);
         engine.read_gate = Some(ReadGate::new(move || gate.wait_for_room()));
@@ -64,7 +65,7 @@ impl NativePool {
             Arc::new(move |e| events.event(e)),
             Box::new(move |id, outcome| settled.settled(id, outcome)),
         )
-        .map_err(|e| napi::Error::from_reason(format!("{}: {}", e.code.as_str(), e.message)))?;
+        .map_err(error::from_request)?;
         Ok(NativePool {
             pool: Arc::new(pool),
             inbox,
@@ -106,7 +107,7 @@ impl NativePool {
         items: String,
         kind: Option<String>,
         timeout_ms: Option<f64>,
-    ) -> napi::Result<u32> {
+    ) -> crate::error::Result<u32> {
         let parts = json_items(&items)?;
         let options = BatchOptions {
             kind,
@@ -120,7 +121,7 @@ impl NativePool {
             parts.iter().map(|p| p.get()),
             &options,
         ) {
-            return Err(napi::Error::from_reason("the pool takes no batches"));
+            return Err(no_batches());
         }
         Ok(parts.len() as u32)
     }
@@ -144,7 +145,7 @@ impl NativePool {
         first_id: i64,
         frames: Buffer,
         timeout_ms: Option<f64>,
-    ) -> napi::Result<u32> {
+    ) -> crate::error::Result<u32> {
         let frames = advanced_frames(&frames)?;
         let options = BatchOptions {
             timeout: timeout_ms.filter(|ms| *ms >= 0.0).map(millis),
@@ -154,7 +155,7 @@ impl NativePool {
             .pool
             .submit_frame_batch_with(first_id as u64, frames.iter().copied(), &options)
         {
-            return Err(napi::Error::from_reason("the pool takes no batches"));
+            return Err(no_batches());
         }
         Ok(frames.len() as u32)
     }
@@ -304,14 +305,13 @@ fn stats_json(stats: &PoolStats) -> String {
 
 /// `requestMany`'s items: `JSON.stringify` of an array, split into the
 /// JSON text of each element.
-pub(crate) fn json_items(items: &str) -> napi::Result<Vec<&serde_json::value::RawValue>> {
-    serde_json::from_str(items)
-        .map_err(|e| napi::Error::from_reason(format!("{}: {e}", ErrorCode::Serialize.as_str())))
+pub(crate) fn json_items(items: &str) -> crate::error::Result<Vec<&serde_json::value::RawValue>> {
+    serde_json::from_str(items).map_err(|e| error::error(ErrorCode::Serialize, e.to_string()))
 }
 
 /// Whole advanced-mode frames laid back to back (a 4-byte big-endian
 /// length, then that many bytes), each with its prefix.
-fn advanced_frames(bytes: &[u8]) -> napi::Result<Vec<&[u8]>> {
+fn advanced_frames(bytes: &[u8]) -> crate::error::Result<Vec<&[u8]>> {
     let mut frames = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
@@ -320,16 +320,22 @@ fn advanced_frames(bytes: &[u8]) -> napi::Result<Vec<&[u8]>> {
             .map(|prefix| u32::from_be_bytes(*prefix) as usize + 4)
             .filter(|len| *len <= rest.len())
             .ok_or_else(|| {
-                napi::Error::from_reason(format!(
-                    "{}: a truncated frame in a batch of frames",
-                    ErrorCode::Serialize.as_str()
-                ))
+                error::error(
+                    ErrorCode::Serialize,
+                    "a truncated frame in a batch of frames",
+                )
             })?;
         let (frame, tail) = rest.split_at(len);
         frames.push(frame);
         rest = tail;
     }
     Ok(frames)
+}
+
+/// A pool built without a batch handler was asked for a batch (a bug
+/// of the binding, never a user's doing).
+fn no_batches() -> napi::Error<crate::error::Code> {
+    error::error(ErrorCode::Serialize, "the pool takes no batches")
 }
 
 /// The ids `first..end` of an `abortRange` call (negatives are 0).

@@ -110,9 +110,10 @@ impl NativeRemotePool {
         options: NativeRemoteOptions,
         wake: Function<'_, (), ()>,
         resource: Object<'_>,
-    ) -> napi::Result<NativeRemotePool> {
-        let runtime = runtime()?;
-        let wake = Wake::new(env.raw(), wake.raw(), resource.raw())?;
+    ) -> crate::error::Result<NativeRemotePool> {
+        let runtime = runtime().map_err(crate::error::from_napi)?;
+        let wake =
+            Wake::new(env.raw(), wake.raw(), resource.raw()).map_err(crate::error::from_napi)?;
         // Answers are bounded by max_pending and the server's max_payload.
         let inbox = Arc::new(Inbox::new(wake, usize::MAX));
         let (settled, events) = (Arc::clone(&inbox), Arc::clone(&inbox));
@@ -124,7 +125,7 @@ impl NativeRemotePool {
             })),
             Arc::new(move |event| events.connection(event_json(event))),
         )
-        .map_err(|e| napi::Error::from_reason(format!("{}: {}", e.code.as_str(), e.message)))?;
+        .map_err(crate::error::from_request)?;
         Ok(NativeRemotePool {
             pool: Arc::new(pool),
             inbox,
@@ -155,7 +156,7 @@ impl NativeRemotePool {
         items: String,
         kind: Option<String>,
         timeout_ms: Option<f64>,
-    ) -> napi::Result<u32> {
+    ) -> crate::error::Result<u32> {
         let parts = crate::pool::json_items(&items)?;
         for (i, part) in parts.iter().enumerate() {
             self.pool.submit(RemoteRequest {
