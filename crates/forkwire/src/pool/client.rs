@@ -96,22 +96,14 @@ impl Pool {
         outcome: Outcome,
     ) -> Result<R, RequestError> {
         let decode = |payload: Payload, member: &str| -> Result<serde_json::Value, RequestError> {
-            let bad =
-                |e: &dyn std::fmt::Display| RequestError::new(ErrorCode::Protocol, e.to_string());
-            match payload {
-                Payload::Json(None) => Ok(serde_json::Value::Null),
-                Payload::Json(Some(text)) => {
-                    codec::json::decode(text.as_bytes()).map_err(|e| bad(&e))
-                }
-                Payload::Frame(bytes) => {
-                    let whole: serde_json::Value =
-                        codec::decode_frame(self.shared.mode, &bytes).map_err(|e| bad(&e))?;
-                    Ok(whole
-                        .get(member)
-                        .cloned()
-                        .unwrap_or(serde_json::Value::Null))
-                }
-            }
+            let value = payload
+                .value(self.shared.mode)
+                .map_err(|e| RequestError::new(ErrorCode::Protocol, e))?;
+            Ok(match payload {
+                // Advanced mode: the whole message; pick the member.
+                Payload::Frame(_) => value.get(member).cloned().unwrap_or_default(),
+                Payload::Json(_) => value,
+            })
         };
         match outcome {
             Outcome::Result { result, .. } => serde_json::from_value(decode(result, "result")?)

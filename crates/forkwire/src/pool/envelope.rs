@@ -25,6 +25,8 @@ pub(crate) enum Incoming {
     },
     /// `{type: 'heartbeat', ...}`: the answer to a heartbeat request.
     Heartbeat(Payload),
+    /// `{type: 'health-status', ...}`: the answer to a health check.
+    HealthStatus(Payload),
     /// Anything else.
     Event(Payload),
 }
@@ -89,10 +91,10 @@ fn parse_advanced(frame: &[u8]) -> Result<Incoming, String> {
         .and_then(v8::Value::as_f64)
         .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f <= 9007199254740991.0);
     let Some(id) = id else {
-        if get("type").and_then(v8::Member::as_str) == Some(vocabulary::HEARTBEAT) {
-            return Ok(Incoming::Heartbeat(whole()));
-        }
-        return Ok(Incoming::Event(whole()));
+        return Ok(unsolicited(
+            get("type").and_then(v8::Member::as_str),
+            whole(),
+        ));
     };
     let kind = if get("error").is_some_and(is_truthy_v8) {
         ReplyKind::Error
@@ -176,10 +178,7 @@ fn probe_members(frame: &[u8]) -> Option<Incoming> {
     let probe: Probe<'_> = serde_json::from_slice(frame).ok()?;
     let whole = || Payload::Json(Some(text(frame)));
     let Some(id) = probe.id.and_then(|raw| raw.get().parse::<u64>().ok()) else {
-        if probe.kind.as_deref() == Some(vocabulary::HEARTBEAT) {
-            return Some(Incoming::Heartbeat(whole()));
-        }
-        return Some(Incoming::Event(whole()));
+        return Some(unsolicited(probe.kind.as_deref(), whole()));
     };
     let raw = |v: Option<&RawValue>| Payload::Json(v.map(|r| r.get().to_owned()));
     let (kind, payload) = if probe.error.is_some_and(|e| is_truthy(e.get())) {
@@ -284,6 +283,23 @@ pub(crate) fn cancel_frame(mode: Mode, id: u64) -> Option<Vec<u8>> {
     )
 }
 
+/// A message without an id, by its `type`.
+fn unsolicited(kind: Option<&str>, whole: Payload) -> Incoming {
+    match kind {
+        Some(vocabulary::HEARTBEAT) => Incoming::Heartbeat(whole),
+        Some(vocabulary::HEALTH_STATUS) => Incoming::HealthStatus(whole),
+        _ => Incoming::Event(whole),
+    }
+}
+
+/// The frame asking a worker for `{type: 'health-status'}`.
+pub(crate) fn health_check(mode: Mode) -> Option<Vec<u8>> {
+    control_frame(
+        mode,
+        &serde_json::json!({ "type": vocabulary::HEALTH_CHECK }),
+    )
+}
+
 /// The frame asking a worker for `{type: 'heartbeat'}`.
 pub(crate) fn heartbeat_request(mode: Mode) -> Option<Vec<u8>> {
     control_frame(
@@ -346,7 +362,7 @@ mod tests {
         );
         assert_eq!(
             json(r#"{"type":"health-status"}"#),
-            Incoming::Event(p(r#"{"type":"health-status"}"#))
+            Incoming::HealthStatus(p(r#"{"type":"health-status"}"#))
         );
         assert!(matches!(json(r#"{"id":2,"result":1,"version":"1.0"}"#),
             Incoming::Reply { version: Some(v), .. } if v == r#""1.0""#));

@@ -53,6 +53,22 @@ pub(crate) enum Done {
     Pool(u64),
 }
 
+impl Payload {
+    /// What it holds, as a JSON value: the member's text (json mode) or
+    /// the whole message (advanced mode); `Null` for an absent member.
+    pub(crate) fn value(&self, mode: crate::codec::Mode) -> Result<serde_json::Value, String> {
+        match self {
+            Payload::Json(None) => Ok(serde_json::Value::Null),
+            Payload::Json(Some(text)) => {
+                crate::codec::json::decode(text.as_bytes()).map_err(|e| e.to_string())
+            }
+            Payload::Frame(bytes) => {
+                crate::codec::decode_frame(mode, bytes).map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
 /// Something that happened in the pool besides a request settling.
 #[derive(Debug)]
 pub enum PoolEvent {

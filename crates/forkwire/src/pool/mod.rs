@@ -29,6 +29,7 @@ mod envelope;
 mod error;
 mod events;
 mod handle;
+mod health;
 mod histogram;
 mod ids;
 mod lane;
@@ -46,6 +47,7 @@ mod worker;
 
 pub use error::{ErrorCode, RequestError};
 pub use events::{Completion, EventHandler, Outcome, Payload, PoolEvent, ReadGate, Settled};
+pub use health::WorkerHealth;
 pub use histogram::{
     LatencyHistogram, BUCKETS as LATENCY_BUCKETS, PROMETHEUS_BOUNDS as LATENCY_BOUNDS,
 };
@@ -86,6 +88,8 @@ pub(crate) struct Shared {
     settled: Option<Settled>,
     options: PoolOptions,
     mode: Mode,
+    /// The `health()` calls waiting for answers.
+    probes: health::Probes,
 }
 
 /// A pool of worker processes. See the [module docs](self).
@@ -134,6 +138,7 @@ impl Pool {
             settled,
             options,
             mode,
+            probes: health::Probes::default(),
         });
         let mut fx = Effects::default();
         let mut first_error = None;

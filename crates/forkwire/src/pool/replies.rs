@@ -88,6 +88,17 @@ impl Shared {
                     payload,
                 }),
             },
+            envelope::Incoming::HealthStatus(payload) => {
+                if current {
+                    let gen = st.slots[slot].live.as_ref().map_or(0, |l| l.gen);
+                    self.probes.answer(slot, gen, &payload);
+                }
+                // JS pools ask and listen for themselves.
+                fx.event(PoolEvent::Message {
+                    worker: slot,
+                    payload,
+                });
+            }
             envelope::Incoming::Event(payload) => fx.event(PoolEvent::Message {
                 worker: slot,
                 payload,
