@@ -15,7 +15,8 @@
 //! ```text
 //! cargo build --release -p forkwire --example bench_native
 //! target/release/examples/bench_native --seed-worker target/release/examples/seed_worker \
-//!     --payloads payloads.json [--seq 2000,1000,100] [--pipe 10000,10000,500] [--concurrency 64]
+//!     --payloads payloads.json [--seq 2000,1000,100] [--pipe 10000,10000,500] [--concurrency 64] \
+//!     [--engine-only]
 //! ```
 //!
 //! `payloads.json` is `{"4KB": {...}, "256KB": {...}}`, written by
@@ -47,6 +48,8 @@ struct Config {
     /// Requests per pipelined run (all in flight at once), per size.
     pipe: [usize; 3],
     concurrency: usize,
+    /// Run the engine rows only (`--engine-only`, for profiling them).
+    engine_only: bool,
 }
 
 impl Config {
@@ -93,6 +96,7 @@ fn config() -> Result<Config, Error> {
     let mut seq = [2000, 1000, 100];
     let mut pipe = [10_000, 10_000, 500];
     let mut concurrency = 64;
+    let mut engine_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -102,6 +106,7 @@ fn config() -> Result<Config, Error> {
             "--seq" => seq = parse_counts(&value()?)?,
             "--pipe" => pipe = parse_counts(&value()?)?,
             "--concurrency" => concurrency = value()?.parse()?,
+            "--engine-only" => engine_only = true,
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -119,6 +124,7 @@ fn config() -> Result<Config, Error> {
         seq,
         pipe,
         concurrency,
+        engine_only,
     })
 }
 
@@ -430,7 +436,7 @@ fn run() -> Result<Value, Error> {
     });
     // A count of 0 skips that measurement (run.js does so for the 256 KB
     // size in the rounds past its last).
-    for (s, name) in SIZES.iter().enumerate() {
+    for (s, name) in SIZES.iter().enumerate().filter(|_| !cfg.engine_only) {
         if cfg.seq[s] > 0 {
             for (pin, key) in [(false, "sequential"), (true, "sequential_pinned")] {
                 socket_sequential(&cfg, s, warm(cfg.seq[s]), pin)?;

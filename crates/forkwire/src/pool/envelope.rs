@@ -240,7 +240,14 @@ pub(crate) fn json_request(
     version_json: Option<&str>,
     data_json: Option<&str>,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(32 + data_json.map_or(0, str::len));
+    // The exact size (unless `kind` needs escapes), so that the pool
+    // keeps the frame as it is without reallocating.
+    let size = 8
+        + decimal_len(id)
+        + kind.map_or(0, |k| 10 + k.len())
+        + version_json.map_or(0, |v| 11 + v.len())
+        + data_json.map_or(0, |d| 8 + d.len());
+    let mut out = Vec::with_capacity(size);
     out.extend_from_slice(b"{\"id\":");
     push_decimal(&mut out, id);
     if let Some(kind) = kind {
@@ -258,6 +265,11 @@ pub(crate) fn json_request(
     }
     out.extend_from_slice(b"}\n");
     out
+}
+
+/// How many decimal digits `n` has.
+fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// Appends `n` in decimal (no allocation, unlike `to_string`).
@@ -446,5 +458,18 @@ mod tests {
             cancel_frame(Mode::Json, 5).unwrap(),
             b"{\"type\":\"cancel\",\"id\":5}\n"
         );
+    }
+
+    #[test]
+    fn request_frames_are_built_at_their_size() {
+        for (id, kind, version, data) in [
+            (0, None, None, None),
+            (9, Some("add"), None, Some("{\"n\":1}")),
+            (10, None, Some("\"2\""), Some("[]")),
+            (u64::MAX, Some("t"), Some("1"), Some("null")),
+        ] {
+            let frame = json_request(id, kind, version, data);
+            assert_eq!(frame.capacity(), frame.len(), "id {id}");
+        }
     }
 }

@@ -149,7 +149,10 @@ impl Lane {
                 }
             }
             Ok(false) => {
-                let frames = std::mem::take(&mut self.staged);
+                // The next round is likely the size of this one: start it
+                // at that capacity rather than growing from nothing.
+                let next = Vec::with_capacity(self.staged.len().min(STAGE_KEEP));
+                let frames = std::mem::replace(&mut self.staged, next);
                 self.hand_over(Outgoing::Frames(frames));
             }
         }

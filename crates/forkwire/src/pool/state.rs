@@ -42,7 +42,9 @@ pub(crate) enum Phase {
 
 /// A request that has not settled.
 pub(crate) struct Entry {
-    pub frame: Arc<[u8]>,
+    /// The request's frame (copied into the lane's round when dispatched:
+    /// never shared, so owned rather than reference-counted).
+    pub frame: Box<[u8]>,
     pub target: Target,
     pub deadline: Option<Instant>,
     pub done: Option<Done>,
@@ -372,7 +374,7 @@ impl State {
         live.in_flight.insert(id);
         match &entry.handle {
             Some(handle) => {
-                live.write_handle(Arc::clone(&entry.frame), (**handle).clone(), Some(id));
+                live.write_handle(Arc::from(&*entry.frame), (**handle).clone(), Some(id));
             }
             None if live.connected => live.lane.stage(&entry.frame, idle),
             None => {}

@@ -19,7 +19,7 @@ fn waiting_state(size: usize) -> State {
 
 fn entry(target: Target, deadline: Option<Instant>) -> Entry {
     Entry {
-        frame: Vec::new().into(),
+        frame: Box::default(),
         target,
         deadline,
         done: Some(Done::Pool(0)),

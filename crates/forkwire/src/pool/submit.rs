@@ -88,7 +88,7 @@ impl Shared {
     pub(super) fn enqueue_frame(&self, st: &mut State, q: Queued, now: u64, fx: &mut Effects) {
         let timeout = q.timeout.or(self.options.timeout).filter(|t| !t.is_zero());
         let entry = Entry {
-            frame: q.frame.into(),
+            frame: q.frame.into_boxed_slice(),
             target: q.target,
             deadline: timeout.map(timer::after),
             done: Some(q.done),
