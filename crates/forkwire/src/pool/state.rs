@@ -43,7 +43,8 @@ pub(crate) enum Phase {
 /// A request that has not settled.
 pub(crate) struct Entry {
     /// The request's frame (copied into the lane's round when dispatched:
-    /// never shared, so owned rather than reference-counted).
+    /// never shared, so owned rather than reference-counted). Empty once
+    /// dispatched if it can never be resent (no retries, no handle).
     pub frame: Box<[u8]>,
     pub target: Target,
     pub deadline: Option<Instant>,
@@ -378,6 +379,13 @@ impl State {
             }
             None if live.connected => live.lane.stage(&entry.frame, idle),
             None => {}
+        }
+        // Only a resend reads the frame again: without retries (or a
+        // handle to send with it), its bytes go now, from the thread that
+        // made them when it dispatches at once, and a request in flight
+        // holds no copy of what its lane is writing.
+        if entry.retries_left == 0 && entry.handle.is_none() {
+            entry.frame = Box::default();
         }
     }
 
