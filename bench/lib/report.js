@@ -91,6 +91,15 @@ function ratio(a, b) {
   return a && b && b.median > 0 ? a.median / b.median : null;
 }
 
+/**
+ * A ratio to two decimals, or to three where two would round a miss onto
+ * its goal (2.999x, not 3.00x, beside MISS). `ok`: the target's test.
+ */
+function shownRatio(r, pass, ok) {
+  const two = r.toFixed(2);
+  return pass === false && ok(Number(two)) ? `${r.toFixed(3)}x` : `${two}x`;
+}
+
 /** [{target, measured, ratio, pass}] from the rows. pass is true / false / null (informational). */
 function targets(rows, meta) {
   const many = meta ? meta.counts.pipe.tiny.toLocaleString('en-US').replace(/,/g, ' ') : '10 000';
@@ -100,7 +109,7 @@ function targets(rows, meta) {
   const add = (target, a, b, ok, note) => {
     const r = ratio(a, b);
     const pass = ok === null ? null : r == null ? false : ok(r);
-    out.push({ target, ratio: r, pass, note: note || '', measured: r == null ? 'not measured' : `${r.toFixed(2)}x` });
+    out.push({ target, ratio: r, pass, note: note || '', measured: r == null ? 'not measured' : shownRatio(r, pass, ok) });
   };
   const fw2 = m('forkwire-rust@2', 'pipe.tiny');
   const fork2 = m('fork-json@2', 'pipe.tiny');
