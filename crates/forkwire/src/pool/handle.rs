@@ -12,6 +12,7 @@
 use super::error::{ErrorCode, RequestError};
 use super::events::{Outcome, PoolEvent};
 use super::state::Effects;
+use super::submit::Submission;
 use super::{Pool, Request, Shared};
 use crate::channel::{self, ChannelError, HandleKind, Sender};
 use std::os::fd::{AsFd, OwnedFd};
@@ -59,12 +60,8 @@ impl Shared {
     /// Asks the writer of `slot` to write what was held back; false if
     /// that process or its writer is gone.
     fn resume_writer(&self, slot: usize, gen: u64) -> bool {
-        let st = self.state.lock();
-        st.slots[slot]
-            .live
-            .as_ref()
-            .filter(|live| live.gen == gen)
-            .is_some_and(|live| live.lane.resume())
+        let table = self.tables.lock(slot);
+        table.gen == gen && table.resume()
     }
 
     fn on_handle_answer(
@@ -78,20 +75,19 @@ impl Shared {
         let mut fx = Effects::default();
         {
             let mut st = self.state.lock();
-            let current = st.slots[slot].live.as_ref().is_some_and(|l| l.gen == gen);
+            let mut table = self.tables.lock(slot);
+            let current = table.gen == gen;
             match (id, answer) {
                 (Some(id), Ok(())) => {
                     // The worker owns the handle now: close ours, so the
                     // connection ends when the worker closes it. Should the
                     // worker die, the request cannot go elsewhere with it.
-                    if let Some(entry) = st.request_mut(id).filter(|e| e.worker == Some(slot)) {
+                    if let Some(entry) = table.entry_mut(id).filter(|_| current) {
                         entry.handle = None;
                         entry.retries_left = 0;
                     }
                 }
-                (Some(id), Err(ChannelError::HandleRefused(_)))
-                    if current && st.request(id).is_some_and(|e| e.worker == Some(slot)) =>
-                {
+                (Some(id), Err(ChannelError::HandleRefused(_))) if current && table.holds(id) => {
                     let err = RequestError::new(
                         ErrorCode::HandleRefused,
                         format!(
@@ -99,7 +95,9 @@ impl Shared {
                         ),
                     )
                     .on_worker(slot);
-                    st.settle(id, Outcome::Failed(err), &mut fx);
+                    let now = super::timer::monotonic_ns();
+                    table.settle(id, Outcome::Failed(err), now, &mut fx);
+                    drop(table);
                     st.pump();
                     self.idle_cv.notify_all();
                 }
@@ -133,17 +131,15 @@ impl Pool {
     /// [`channel::handle_frame`]).
     pub fn submit_with_handle(&self, request: Request, handle: OwnedFd, kind: HandleKind) {
         let mut fx = Effects::default();
-        {
-            let now = super::timer::monotonic_ns();
-            let mut st = self.shared.state.lock();
-            let handle = PoolHandle {
-                fd: Arc::new(handle),
-                kind,
-            };
-            self.shared
-                .enqueue(&mut st, request, Some(handle), now, &mut fx);
-            st.pump();
-        }
+        let now = super::timer::monotonic_ns();
+        let handle = PoolHandle {
+            fd: Arc::new(handle),
+            kind,
+        };
+        let mut sub = Submission::new(&self.shared);
+        self.shared
+            .enqueue(&mut sub, request, Some(handle), now, &mut fx);
+        sub.finish();
         self.shared.fire(fx);
     }
 
@@ -163,11 +159,12 @@ impl Pool {
             fd: Arc::new(handle),
             kind,
         };
-        let mut st = self.shared.state.lock();
-        st.slots
-            .get_mut(worker)
-            .and_then(|s| s.live.as_mut())
-            .is_some_and(|live| live.write_handle(frame.into(), handle, None))
+        worker < self.shared.tables.len()
+            && self
+                .shared
+                .tables
+                .lock(worker)
+                .write_handle(frame.into(), handle, None)
     }
 
     /// Sends `message` with a duplicate of `handle` to worker `worker`, as

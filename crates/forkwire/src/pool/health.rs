@@ -105,12 +105,12 @@ impl Pool {
             let question = envelope::health_check(shared.mode);
             let mut answers = probe.answers.lock();
             for (slot, s) in st.slots.iter().enumerate() {
-                let Some(live) = s.live.as_ref().filter(|l| l.connected) else {
+                let Some(live) = s.live.as_ref() else {
                     continue;
                 };
                 if question
                     .as_ref()
-                    .is_some_and(|q| live.write(q.clone().into()))
+                    .is_some_and(|q| shared.tables.lock(slot).write(q.clone().into()))
                 {
                     answers.push((slot, live.gen, None));
                     pids.push(live.pid);

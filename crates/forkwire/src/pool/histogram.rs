@@ -182,6 +182,17 @@ impl LatencyHistogram {
         self.max_ns = self.max_ns.max(ns);
     }
 
+    /// Adds every latency counted in `other` (the histograms of several
+    /// workers, taken together).
+    pub fn merge(&mut self, other: &LatencyHistogram) {
+        for (mine, theirs) in self.counts.iter_mut().zip(other.counts.iter()) {
+            *mine += theirs;
+        }
+        self.count += other.count;
+        self.sum_ns += other.sum_ns;
+        self.max_ns = self.max_ns.max(other.max_ns);
+    }
+
     /// How many latencies were counted.
     pub fn count(&self) -> u64 {
         self.count
@@ -312,6 +323,27 @@ mod tests {
         assert_eq!(index(MAX_NS + 1), OVER);
         assert_eq!(index(u64::MAX), OVER);
         assert_eq!(BUCKETS, 722);
+    }
+
+    #[test]
+    fn merged_histograms_count_as_one() {
+        let (mut a, mut b, mut both) = (
+            LatencyHistogram::new(),
+            LatencyHistogram::new(),
+            LatencyHistogram::new(),
+        );
+        for n in [2_000, 50_000, 3_000_000] {
+            a.record(ns(n));
+            both.record(ns(n));
+        }
+        for n in [7_000, 90_000_000] {
+            b.record(ns(n));
+            both.record(ns(n));
+        }
+        a.merge(&b);
+        assert_eq!(a, both);
+        assert_eq!(a.count(), 5);
+        assert_eq!(a.max(), Some(ns(90_000_000)));
     }
 
     #[test]

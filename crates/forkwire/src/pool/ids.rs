@@ -3,7 +3,7 @@
 //! worker, so a keyless hash is enough: a multiply and a short finalizer,
 //! a fraction of the default SipHash on the per-request path.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// An odd constant with well-mixed bits (from the golden ratio).
@@ -40,11 +40,11 @@ impl Hasher for IdHasher {
 }
 
 pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
-pub(crate) type IdSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     fn hash(id: u64) -> u64 {
         let mut h = IdHasher::default();

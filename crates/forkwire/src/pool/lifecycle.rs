@@ -121,28 +121,28 @@ impl Shared {
 
     /// The worker's channel closed (it disconnected, or crashed).
     pub(super) fn on_disconnect(&self, slot: usize, gen: u64) {
-        let fx = Effects::default();
+        let mut st = self.state.lock();
+        let closing = st.phase() == Phase::Closed;
+        let Some(live) = st.slots[slot].live.as_ref().filter(|l| l.gen == gen) else {
+            return;
+        };
         {
-            let mut st = self.state.lock();
-            let closing = st.phase == Phase::Closed;
-            let Some(live) = st.slots[slot].live.as_mut().filter(|l| l.gen == gen) else {
-                return;
-            };
-            live.connected = false;
-            if !closing {
-                // A worker without a channel can do nothing more for us:
-                // end it, and let its exit bring a replacement.
-                let _ = live.reaper.kill(libc::SIGTERM);
-                st.schedule(after(KILL_GRACE), Timer::Kill(slot, gen));
-                self.timer_cv.notify_one();
+            let mut table = self.tables.lock(slot);
+            if table.gen == gen {
+                table.connected = false;
             }
-            // Requests in flight fail when the exit comes (with its code
-            // and signal), which the kill above guarantees.
-            st.unbind_keys(slot);
-            st.pump();
-            self.idle_cv.notify_all();
         }
-        self.fire(fx);
+        if !closing {
+            // A worker without a channel can do nothing more for us:
+            // end it, and let its exit bring a replacement.
+            let _ = live.reaper.kill(libc::SIGTERM);
+            self.schedule(after(KILL_GRACE), Timer::Kill(slot, gen));
+        }
+        // Requests in flight fail when the exit comes (with its code
+        // and signal), which the kill above guarantees.
+        st.unbind_keys(slot);
+        st.pump();
+        self.idle_cv.notify_all();
     }
 
     /// The worker process ended.
@@ -154,8 +154,7 @@ impl Shared {
                 return;
             };
             let pid = live.pid;
-            let planned = live.retiring;
-            let sender = live.lane.sender.clone();
+            let planned = self.tables.lock(slot).retiring;
             let mut err = RequestError::new(
                 ErrorCode::WorkerExited,
                 match status.signal_name() {
@@ -167,9 +166,7 @@ impl Shared {
                 },
             );
             err.exit = Some(status);
-            if st.fail_in_flight(slot, &err, &mut fx) > 0 {
-                self.idle_cv.notify_all();
-            }
+            let sender = st.evict(slot, &err, &mut fx);
             st.slots[slot].live = None;
             st.unbind_keys(slot);
             fx.event(PoolEvent::Exit {
@@ -177,12 +174,12 @@ impl Shared {
                 pid,
                 status,
             });
-            if st.phase != Phase::Closed {
+            if st.phase() != Phase::Closed {
                 st.slots[slot].restart_pending = false;
                 if planned {
                     // Recycling is not a crash: replace at once, uncounted.
                     st.slots[slot].restart_pending = true;
-                    st.schedule(Instant::now(), Timer::Respawn(slot));
+                    self.schedule(Instant::now(), Timer::Respawn(slot));
                 } else {
                     self.schedule_restart(&mut st, slot, &mut fx);
                 }
@@ -190,13 +187,14 @@ impl Shared {
             }
             st.pump();
             self.idle_cv.notify_all();
-            self.timer_cv.notify_one();
             sender
         };
         // The process is gone, but a child of its own may hold the other
         // end of the socket open: stop reading and writing it now (without
         // the lock: handles still waiting for an answer settle here).
-        sender.close_now();
+        if let Some(sender) = sender {
+            sender.close_now();
+        }
         self.fire(fx);
     }
 
@@ -235,7 +233,7 @@ impl Shared {
             .unwrap_or(Duration::MAX);
         s.recent_restarts.push_back(now);
         s.restart_pending = true;
-        st.schedule(after(delay), Timer::Respawn(slot));
+        self.schedule(after(delay), Timer::Respawn(slot));
     }
 
     /// A restart timer fired for `slot`. Called without the lock: the
@@ -245,7 +243,7 @@ impl Shared {
         let mut fx = Effects::default();
         let gen = {
             let mut st = self.state.lock();
-            if st.phase == Phase::Closed || st.slots[slot].live.is_some() {
+            if st.phase() == Phase::Closed || st.slots[slot].live.is_some() {
                 st.slots[slot].restart_pending = false;
                 return;
             }
@@ -259,7 +257,7 @@ impl Shared {
         let spawned = self.options.command.spawn();
         let mut st = self.state.lock();
         st.slots[slot].restart_pending = false;
-        if st.phase == Phase::Closed || st.slots[slot].gen != gen {
+        if st.phase() == Phase::Closed || st.slots[slot].gen != gen {
             drop(st);
             if let Ok(child) = spawned {
                 let (_channel, reaper) = child.into_parts();
@@ -278,48 +276,32 @@ impl Shared {
         self.fire(fx);
     }
 
-    /// Counts a reply from `slot` and retires the worker once it has
-    /// served `max_tasks_per_worker`, or finished its last request while
-    /// retiring.
-    pub(super) fn after_reply(&self, st: &mut State, slot: usize) {
-        let max_tasks = self.options.max_tasks_per_worker;
-        let Some(live) = st.slots[slot].live.as_mut() else {
-            return;
-        };
-        live.tasks += 1;
-        if max_tasks.is_some_and(|max| live.tasks >= max) {
-            live.retiring = true;
-        }
-        if live.retiring && live.in_flight.is_empty() {
-            live.lane.disconnect();
-        }
-    }
-
     /// Retires the worker in `slot` now (it takes no new requests and is
     /// disconnected once idle) and kills it if it is still there after a
     /// grace period.
     pub(super) fn recycle(&self, st: &mut State, slot: usize) {
-        let Some(live) = st.slots[slot].live.as_mut() else {
+        let Some(gen) = st.slots[slot].live.as_ref().map(|l| l.gen) else {
             return;
         };
-        if live.retiring {
-            return;
-        }
-        live.retiring = true;
-        let gen = live.gen;
-        let grace = if live.in_flight.is_empty() {
-            live.lane.disconnect();
-            KILL_GRACE
-        } else {
-            KILL_GRACE
-                + self
-                    .options
-                    .timeout
-                    .unwrap_or(KILL_GRACE)
-                    .min(MAX_RETIRE_WAIT)
+        let grace = {
+            let mut table = self.tables.lock(slot);
+            if table.retiring {
+                return;
+            }
+            table.retiring = true;
+            if table.in_flight() == 0 {
+                table.disconnect();
+                KILL_GRACE
+            } else {
+                KILL_GRACE
+                    + self
+                        .options
+                        .timeout
+                        .unwrap_or(KILL_GRACE)
+                        .min(MAX_RETIRE_WAIT)
+            }
         };
-        st.schedule(after(grace), Timer::Kill(slot, gen));
-        self.timer_cv.notify_one();
+        self.schedule(after(grace), Timer::Kill(slot, gen));
     }
 
     /// Heartbeat timer: kill workers silent for too long, ask the others.
@@ -331,21 +313,25 @@ impl Shared {
         let request = super::envelope::heartbeat_request(self.mode);
         let mut silent = Vec::new();
         for (slot, s) in st.slots.iter().enumerate() {
-            let Some(live) = s.live.as_ref().filter(|l| l.connected) else {
+            let Some(live) = s.live.as_ref() else {
                 continue;
             };
+            let mut table = self.tables.lock(slot);
+            if !table.connected {
+                continue;
+            }
             if now.duration_since(live.last_heartbeat) > hb.timeout {
                 let _ = live.reaper.kill(libc::SIGKILL);
                 silent.push((slot, live.pid));
             } else if let Some(frame) = &request {
-                live.write(frame.clone().into());
+                table.write(frame.clone().into());
             }
         }
         for (slot, pid) in silent {
             st.counters.unresponsive += 1;
             fx.event(PoolEvent::Unresponsive { worker: slot, pid });
         }
-        st.schedule(after(hb.interval), Timer::Heartbeat);
+        self.schedule(after(hb.interval), Timer::Heartbeat);
     }
 
     /// Memory timer: retire workers over `max_memory`.
@@ -359,13 +345,14 @@ impl Shared {
             .enumerate()
             .filter_map(|(slot, s)| {
                 let live = s.live.as_ref()?;
-                (!live.retiring && crate::process::rss_bytes(live.pid)? > limit).then_some(slot)
+                let retiring = self.tables.lock(slot).retiring;
+                (!retiring && crate::process::rss_bytes(live.pid)? > limit).then_some(slot)
             })
             .collect();
         for slot in over {
             self.recycle(st, slot);
         }
-        st.schedule(after(MEMORY_CHECK), Timer::MemoryCheck);
+        self.schedule(after(MEMORY_CHECK), Timer::MemoryCheck);
     }
 
     /// See [`super::Pool::close`].
@@ -374,21 +361,15 @@ impl Shared {
         let mut fx = Effects::default();
         {
             let mut st = self.state.lock();
-            if st.phase == Phase::Open && options.drain {
-                st.phase = Phase::Draining;
+            if st.phase() == Phase::Open && options.drain {
+                st.set_phase(Phase::Draining);
                 while st.has_open_requests() && Instant::now() < deadline {
                     self.idle_cv.wait_until(&mut st, deadline);
                 }
             }
-            if st.phase != Phase::Closed {
-                st.phase = Phase::Closed;
+            if st.phase() != Phase::Closed {
                 let err = RequestError::new(ErrorCode::Closed, "the pool was closed");
-                st.fail_all(&err, &mut fx);
-                for slot in &st.slots {
-                    if let Some(live) = &slot.live {
-                        live.lane.disconnect();
-                    }
-                }
+                st.close(&err, &mut fx);
                 self.timer_cv.notify_all();
             }
         }
@@ -408,10 +389,8 @@ impl Shared {
         // Every thread ends once its process is gone: reapers on exit,
         // readers on EOF, writers when their queue closes.
         let last = Instant::now() + Duration::from_secs(5);
-        for slot in st.slots.iter_mut() {
-            if let Some(live) = slot.live.as_ref() {
-                live.lane.disconnect();
-            }
+        for slot in 0..self.tables.len() {
+            self.tables.lock(slot).disconnect();
         }
         while st.threads > 0 && Instant::now() < last {
             self.timer_cv.notify_all();

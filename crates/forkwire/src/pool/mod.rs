@@ -42,6 +42,8 @@ mod state;
 mod state_tests;
 mod stats;
 mod submit;
+mod table;
+mod tally;
 mod timer;
 mod worker;
 
@@ -63,6 +65,8 @@ use state::{Effects, State, Timer};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use submit::Submission;
+use table::Tables;
 
 /// A request with its frame built, on its way into the queue.
 struct Queued {
@@ -78,7 +82,13 @@ struct Queued {
 /// State shared by the pool handle and its threads.
 pub(crate) struct Shared {
     state: Mutex<State>,
-    /// Wakes the timer thread when an earlier deadline appears.
+    /// Each worker's requests in flight and way out, under locks of their
+    /// own (taken after `state` when both are).
+    tables: Arc<Tables>,
+    /// Deadlines and the pool's other timers (taken after `state` or a
+    /// table when both are).
+    timers: Mutex<timer::Timers>,
+    /// Wakes the timer thread when an earlier timer appears.
     timer_cv: Condvar,
     /// Signals progress to `close()`: requests settled, workers or threads
     /// gone.
@@ -130,8 +140,11 @@ impl Pool {
             max_frame: options.max_frame,
         });
         let size = options.size.max(1);
+        let tables = Arc::new(Tables::new(size, options.concurrency));
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::new(size, options.concurrency)),
+            state: Mutex::new(State::new(Arc::clone(&tables))),
+            tables,
+            timers: Mutex::new(timer::Timers::default()),
             timer_cv: Condvar::new(),
             idle_cv: Condvar::new(),
             on_event,
@@ -150,12 +163,11 @@ impl Pool {
                 }
             }
             st.threads += 1;
-            let now = Instant::now();
             if let Some(hb) = shared.options.heartbeat {
-                st.schedule(timer::after(hb.interval), Timer::Heartbeat);
+                shared.schedule(timer::after(hb.interval), Timer::Heartbeat);
             }
             if shared.options.max_memory.is_some() {
-                st.schedule(now, Timer::MemoryCheck);
+                shared.schedule(Instant::now(), Timer::MemoryCheck);
             }
         }
         let timer = worker::spawn_thread("forkwire-timer".into(), &shared, timer::run)
@@ -189,7 +201,7 @@ impl Pool {
     /// this returns (queue full, pool closed).
     pub fn submit(&self, request: Request) {
         let mut fx = Effects::default();
-        self.shared.submit(request, &mut fx);
+        self.shared.submit_many(std::iter::once(request), &mut fx);
         self.shared.fire(fx);
     }
 
@@ -274,13 +286,13 @@ impl Pool {
         let mut fx = Effects::default();
         {
             let now = timer::monotonic_ns();
-            let mut st = self.shared.state.lock();
+            let mut sub = Submission::new(&self.shared);
             for (id, item) in (first_id..).zip(items) {
                 let done = Done::Pool(id);
                 let frame = match item {
                     Ok(frame) => frame(id),
                     Err(refused) => {
-                        st.reject(done, refused, &mut fx);
+                        sub.state().reject(done, refused, &mut fx);
                         continue;
                     }
                 };
@@ -293,9 +305,9 @@ impl Pool {
                     done,
                     handle: None,
                 };
-                self.shared.enqueue_frame(&mut st, queued, now, &mut fx);
+                self.shared.enqueue_frame(&mut sub, queued, now, &mut fx);
             }
-            st.pump();
+            sub.finish();
         }
         self.shared.fire(fx);
         true
@@ -323,11 +335,7 @@ impl Pool {
     /// Sends one complete frame to worker `worker`. Returns whether it was
     /// queued for writing (false: no such worker, or not connected).
     pub fn send_frame(&self, worker: usize, frame: Vec<u8>) -> bool {
-        let st = self.shared.state.lock();
-        st.slots
-            .get(worker)
-            .and_then(|s| s.live.as_ref())
-            .is_some_and(|live| live.write(frame.into()))
+        worker < self.shared.tables.len() && self.shared.tables.lock(worker).write(frame.into())
     }
 
     /// Sends one frame to every live worker, or to those holding `role`.
@@ -337,9 +345,9 @@ impl Pool {
         let st = self.shared.state.lock();
         st.slots
             .iter()
-            .filter(|s| role.is_none_or(|r| s.roles.contains(r)))
-            .filter_map(|s| s.live.as_ref())
-            .filter(|live| live.write(Arc::clone(&frame)))
+            .enumerate()
+            .filter(|(_, s)| role.is_none_or(|r| s.roles.contains(r)))
+            .filter(|(w, _)| self.shared.tables.lock(*w).write(Arc::clone(&frame)))
             .count()
     }
 
@@ -386,11 +394,8 @@ impl Pool {
     /// let text = pool.metrics().to_string(); // serve it as PROMETHEUS_CONTENT_TYPE
     /// ```
     pub fn metrics(&self) -> PoolMetrics {
-        let (stats, failures, latency) = {
-            let st = self.shared.state.lock();
-            (st.stats(), st.counters.by_code, st.latency.clone())
-        };
-        PoolMetrics::new(stats, failures, latency)
+        let (stats, tally) = self.shared.state.lock().snapshot();
+        PoolMetrics::new(stats, tally.by_code, tally.latency)
     }
 
     /// Closes the pool and waits for every worker process and thread to

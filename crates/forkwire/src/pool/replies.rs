@@ -1,44 +1,65 @@
 //! Reply handling: what a worker's reader hands over (replies, progress,
-//! heartbeats, events, bad frames), settled under one lock per read.
+//! heartbeats, events, bad frames). Replies settle under the worker's own
+//! table lock; the pool's lock is taken only when requests wait in the
+//! queue, the pool is closing, or a heartbeat came.
 
-use super::state::{Effects, Phase, State};
+use super::state::{Effects, Phase};
+use super::table::Table;
 use super::{envelope, timer, ErrorCode, Outcome, PoolEvent, RequestError, Shared};
 use std::time::Instant;
 
+/// What a batch of frames did: the callbacks to run, and what it asks of
+/// the pool beyond the worker's table.
+#[derive(Default)]
+struct Heard {
+    fx: Effects,
+    /// A request settled: what waited may go now.
+    settled: bool,
+    /// A heartbeat came from the current process.
+    heartbeat: bool,
+}
+
 impl Shared {
     /// Frames from worker `slot` (process generation `gen`), handled under
-    /// one lock.
+    /// its table's lock.
     pub(super) fn on_incoming(&self, slot: usize, gen: u64, batch: &mut Vec<envelope::Incoming>) {
-        let mut fx = Effects::default();
+        let mut heard = Heard::default();
         {
-            let mut st = self.state.lock();
+            let mut table = self.tables.lock(slot);
             // One clock reading for the batch: the replies came together.
             let now = timer::monotonic_ns();
-            let current = st.slots[slot].live.as_ref().is_some_and(|l| l.gen == gen);
-            let mut replies = false;
+            let current = table.gen == gen;
             for incoming in batch.drain(..) {
-                replies |= self.on_one(&mut st, slot, current, incoming, now, &mut fx);
-            }
-            if replies {
-                st.pump();
-                if st.phase == Phase::Draining {
-                    self.idle_cv.notify_all();
-                }
+                self.on_one(&mut table, slot, current, incoming, now, &mut heard);
             }
         }
-        self.fire(fx);
+        if heard.heartbeat {
+            let mut st = self.state.lock();
+            if let Some(live) = st.slots[slot].live.as_mut().filter(|l| l.gen == gen) {
+                live.last_heartbeat = Instant::now();
+            }
+        }
+        if heard.settled && (self.tables.waiting() > 0 || !self.tables.open()) {
+            let mut st = self.state.lock();
+            st.pump();
+            if st.phase() == Phase::Draining {
+                self.idle_cv.notify_all();
+            }
+        }
+        self.fire(heard.fx);
     }
 
-    /// One frame; true if it settled a request.
-    pub(super) fn on_one(
+    /// One frame.
+    fn on_one(
         &self,
-        st: &mut State,
+        table: &mut Table,
         slot: usize,
         current: bool,
         incoming: envelope::Incoming,
         now: u64,
-        fx: &mut Effects,
-    ) -> bool {
+        heard: &mut Heard,
+    ) {
+        let fx = &mut heard.fx;
         match incoming {
             envelope::Incoming::Reply {
                 id,
@@ -46,11 +67,10 @@ impl Shared {
                 payload,
                 version,
             } => {
-                let ours = current && st.request(id).is_some_and(|e| e.worker == Some(slot));
-                if !ours {
+                if !(current && table.holds(id)) {
                     // A reply to a request that already settled (timed
                     // out, aborted) is dropped, never delivered twice.
-                    st.counters.late_replies += 1;
+                    table.tally.late_replies += 1;
                 } else if kind == envelope::ReplyKind::Progress {
                     fx.event(PoolEvent::Progress { id, payload });
                 } else {
@@ -74,24 +94,24 @@ impl Shared {
                             worker: slot,
                         },
                     };
-                    st.settle_at(id, outcome, now, fx);
-                    self.after_reply(st, slot);
-                    return true;
+                    table.settle(id, outcome, now, fx);
+                    table.after_reply(self.options.max_tasks_per_worker);
+                    heard.settled = true;
                 }
             }
-            envelope::Incoming::Heartbeat(payload) => match st.slots[slot].live.as_mut() {
-                Some(live) if current && self.options.heartbeat.is_some() => {
-                    live.last_heartbeat = Instant::now();
+            envelope::Incoming::Heartbeat(payload) => {
+                if current && self.options.heartbeat.is_some() {
+                    heard.heartbeat = true;
+                } else {
+                    fx.event(PoolEvent::Message {
+                        worker: slot,
+                        payload,
+                    });
                 }
-                _ => fx.event(PoolEvent::Message {
-                    worker: slot,
-                    payload,
-                }),
-            },
+            }
             envelope::Incoming::HealthStatus(payload) => {
                 if current {
-                    let gen = st.slots[slot].live.as_ref().map_or(0, |l| l.gen);
-                    self.probes.answer(slot, gen, &payload);
+                    self.probes.answer(slot, table.gen, &payload);
                 }
                 // JS pools ask and listen for themselves.
                 fx.event(PoolEvent::Message {
@@ -104,7 +124,6 @@ impl Shared {
                 payload,
             }),
         }
-        false
     }
 
     /// `count` bad frames from worker `slot`, reported as one event.

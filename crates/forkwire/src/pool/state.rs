@@ -1,18 +1,20 @@
-//! The pool's state, guarded by one mutex: worker slots, the FIFO queue,
-//! the correlation table and the timer heap. Everything here runs with the
-//! lock held and does no I/O beyond queueing frames to writer threads;
-//! callbacks are collected in [`Effects`] and run after the lock is
+//! The pool's shared state, guarded by the pool's lock: worker slots, the
+//! wait queue, sticky keys and the counters of the pool's own. Requests in
+//! flight live in their worker's table ([`super::table`]), under its own
+//! lock. Nothing here does I/O beyond queueing frames to writer threads;
+//! callbacks are collected in [`Effects`] and run after the locks are
 //! released.
 
 use super::error::{ErrorCode, RequestError};
 use super::events::{Done, Outcome, PoolEvent};
-use super::histogram::LatencyHistogram;
 use super::ids::IdMap;
 use super::stats::{LatencyPercentiles, PoolStats, WorkerStats};
+use super::table::Tables;
+use super::tally::Tally;
 use super::worker::Live;
 use super::Target;
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use crate::channel::Sender;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -49,8 +51,6 @@ pub(crate) struct Entry {
     pub target: Target,
     pub deadline: Option<Instant>,
     pub done: Option<Done>,
-    /// The slot it was sent to, while in flight.
-    pub worker: Option<usize>,
     /// How many more times it may be resent if its worker dies.
     pub retries_left: u32,
     /// The handle sent with it, until a worker takes it (boxed: rare, and
@@ -69,8 +69,6 @@ pub(crate) struct Slot {
     pub live: Option<Live>,
     /// Generation of the newest process started in this slot.
     pub gen: u64,
-    pub completed: u64,
-    pub failed: u64,
     pub restarts: u64,
     /// Start times of recent restarts, for the restart window.
     pub recent_restarts: VecDeque<Instant>,
@@ -108,22 +106,16 @@ impl Effects {
     }
 }
 
-/// Counters that only grow.
+/// The pool's own counters (those of settlements are in [`Tally`]).
 #[derive(Default)]
 pub(crate) struct Counters {
-    pub completed: u64,
-    pub failed: u64,
-    pub timed_out: u64,
-    pub aborted: u64,
-    pub late_replies: u64,
     pub restarts: u64,
     pub retried: u64,
     pub unresponsive: u64,
     pub protocol_errors: u64,
-    /// Requests refused at submission (also counted in `by_code`).
+    /// Requests refused at submission (also counted by code in the
+    /// pool's tally).
     pub rejected: u64,
-    /// Failures, settled or refused, by code (`Remote` for `{id, error}`).
-    pub by_code: [u64; ErrorCode::ALL.len()],
 }
 
 /// The failure of a request that no worker is left to run.
@@ -137,79 +129,79 @@ pub(crate) fn no_worker_left() -> RequestError {
 /// What [`State::admit`] did with a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Admission {
-    /// Taken (queued, or sent if a worker was free); `earliest_deadline`:
-    /// its deadline is now the first timer due, so the timer thread must
-    /// be told.
-    Taken { earliest_deadline: bool },
+    /// Taken: queued, or sent if a worker was free.
+    Taken,
     /// Refused and settled (counted as rejected).
     Refused,
 }
 
 pub(crate) struct State {
-    pub phase: Phase,
+    phase: Phase,
     pub slots: Vec<Slot>,
     /// Requests waiting for a worker, oldest first.
     queue: VecDeque<u64>,
-    /// Every request not settled yet, queued or in flight.
-    requests: IdMap<Entry>,
+    /// Those requests.
+    queued: IdMap<Entry>,
     pub keys: HashMap<String, usize>,
-    /// Timers by due time, earliest first.
-    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     pub counters: Counters,
-    /// Submission-to-settlement times of the requests settled here.
-    pub latency: LatencyHistogram,
+    /// What settled while waiting in the queue, and refusals by code.
+    pub tally: Tally,
     /// Threads (worker I/O and the timer) still running.
     pub threads: usize,
     /// Their handles, joined by `close()`.
     pub handles: Vec<std::thread::JoinHandle<()>>,
-    pub concurrency: usize,
-    /// Round-robin start for picking among equally busy workers.
-    cursor: usize,
+    /// Each worker's requests in flight and way out.
+    tables: Arc<Tables>,
 }
 
 impl State {
-    pub fn new(size: usize, concurrency: usize) -> State {
+    pub fn new(tables: Arc<Tables>) -> State {
         State {
             phase: Phase::Open,
-            slots: (0..size).map(|_| Slot::default()).collect(),
+            slots: (0..tables.len()).map(|_| Slot::default()).collect(),
             queue: VecDeque::new(),
-            requests: IdMap::default(),
+            queued: IdMap::default(),
             keys: HashMap::new(),
-            timers: BinaryHeap::new(),
             counters: Counters::default(),
-            latency: LatencyHistogram::new(),
+            tally: Tally::default(),
             threads: 0,
             handles: Vec::new(),
-            concurrency: concurrency.max(1),
-            cursor: 0,
+            tables,
         }
     }
 
-    pub fn in_flight(&self) -> usize {
-        self.requests.len() - self.queue.len()
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Moves the pool to `phase`; submissions that skip the lock see it.
+    pub fn set_phase(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.tables.set_open(phase == Phase::Open);
     }
 
     /// Whether any request is not settled yet.
     pub fn has_open_requests(&self) -> bool {
-        !self.requests.is_empty()
+        !self.queued.is_empty() || self.tables.in_flight() > 0
     }
 
-    /// The open request `id`.
-    pub fn request(&self, id: u64) -> Option<&Entry> {
-        self.requests.get(&id)
+    /// Request `id`, if it waits in the queue.
+    pub fn queued(&self, id: u64) -> Option<&Entry> {
+        self.queued.get(&id)
     }
 
-    /// The open request `id`, to change.
-    pub fn request_mut(&mut self, id: u64) -> Option<&mut Entry> {
-        self.requests.get_mut(&id)
+    /// Whether request `id` is open: queued or in flight anywhere.
+    fn is_open(&self, id: u64) -> bool {
+        self.queued.contains_key(&id) || self.tables.holds(id)
     }
 
-    /// Takes request `id` (`entry`, not settled) if the pool may: it must
-    /// be open, have a worker that can run the target now or later, and
-    /// no open request with the same id. Its deadline is armed. Past
+    /// Takes request `id` (`entry`, not settled) into the queue if the
+    /// pool may: it must be open, have a worker that can run the target
+    /// now or later, and no open request with the same id. Past
     /// `max_queue` requests waiting for a worker, the queue is pumped
     /// first and the request refused only if it would still wait. A
-    /// refused request is settled here with the reason.
+    /// refused request is settled here with the reason. The caller arms
+    /// its deadline.
     pub fn admit(
         &mut self,
         id: u64,
@@ -221,7 +213,7 @@ impl State {
             Some(RequestError::new(ErrorCode::Closed, "the pool is closed"))
         } else if !self.can_serve(&entry.target) {
             Some(no_worker_left())
-        } else if self.requests.contains_key(&id) {
+        } else if !self.tables.claim(id) && self.is_open(id) {
             Some(RequestError::new(
                 ErrorCode::Serialize,
                 "duplicate request id",
@@ -235,91 +227,40 @@ impl State {
             }
             return Admission::Refused;
         }
-        let deadline = entry.deadline;
-        self.requests.insert(id, entry);
+        self.queued.insert(id, entry);
         self.queue.push_back(id);
+        self.tables.set_waiting(self.queue.len());
         if self.queue.len() > max_queue {
             // The limit is on requests that must wait: send what can go now,
             // and refuse this one only if it would still wait.
             self.pump();
             if self.queue.len() > max_queue && self.queue.back() == Some(&id) {
                 self.queue.pop_back();
-                if let Some(done) = self.requests.remove(&id).and_then(|mut e| e.done.take()) {
+                self.tables.set_waiting(self.queue.len());
+                if let Some(done) = self.queued.remove(&id).and_then(|mut e| e.done.take()) {
                     let err = RequestError::new(ErrorCode::QueueFull, "the request queue is full");
                     self.reject(done, err, fx);
                 }
                 return Admission::Refused;
             }
         }
-        let earliest_deadline = deadline.is_some_and(|at| self.schedule(at, Timer::Deadline(id)));
-        Admission::Taken { earliest_deadline }
-    }
-
-    /// Arms `timer` for `at`; true if it is now the first one due.
-    pub fn schedule(&mut self, at: Instant, timer: Timer) -> bool {
-        let earliest = self.timers.peek().is_none_or(|t| at < t.0 .0);
-        self.timers.push(Reverse((at, timer)));
-        earliest
-    }
-
-    /// Takes the timers due at `now`, earliest first.
-    pub fn take_due(&mut self, now: Instant) -> Vec<Timer> {
-        let mut due = Vec::new();
-        while let Some(Reverse((at, timer))) = self.timers.peek().copied() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
-            due.push(timer);
-        }
-        due
-    }
-
-    /// When the next timer is due.
-    pub fn next_due(&self) -> Option<Instant> {
-        self.timers.peek().map(|t| t.0 .0)
-    }
-
-    /// A live, connected slot that can take one more request now.
-    fn free(&self, slot: usize) -> Option<usize> {
-        let live = self.slots.get(slot)?.live.as_ref()?;
-        (live.connected && !live.retiring && live.in_flight.len() < self.concurrency)
-            .then_some(live.in_flight.len())
-    }
-
-    /// The least busy free slot among those `allowed`, rotating among ties.
-    fn least_busy(&mut self, allowed: impl Fn(usize, &Slot) -> bool) -> Option<usize> {
-        let n = self.slots.len();
-        let mut best: Option<(usize, usize)> = None;
-        for k in 0..n {
-            let i = (self.cursor + k) % n;
-            if !allowed(i, &self.slots[i]) {
-                continue;
-            }
-            if let Some(load) = self.free(i) {
-                if best.is_none_or(|(_, b)| load < b) {
-                    best = Some((i, load));
-                    if load == 0 {
-                        break;
-                    }
-                }
-            }
-        }
-        let (i, _) = best?;
-        self.cursor = (i + 1) % n;
-        Some(i)
+        Admission::Taken
     }
 
     /// Which slot should run a request with this target now, if any.
     fn pick(&mut self, target: &Target) -> Option<usize> {
+        let tables = &self.tables;
         match target {
-            Target::Any => self.least_busy(|_, _| true),
-            Target::Worker(w) => self.free(*w).map(|_| *w),
-            Target::Role(role) => self.least_busy(|_, s| s.roles.contains(role)),
+            Target::Any => tables.least_busy(|_| true),
+            Target::Worker(w) => tables.free(*w).map(|_| *w),
+            Target::Role(role) => {
+                let slots = &self.slots;
+                tables.least_busy(|i| slots[i].roles.contains(role))
+            }
             Target::Key(key) => match self.keys.get(key) {
-                Some(&w) => self.free(w).map(|_| w),
+                Some(&w) => tables.free(w).map(|_| w),
                 None => {
-                    let w = self.least_busy(|_, _| true)?;
+                    let w = tables.least_busy(|_| true)?;
                     self.keys.insert(key.clone(), w);
                     Some(w)
                 }
@@ -327,113 +268,54 @@ impl State {
         }
     }
 
-    /// Sends queued requests to free workers, oldest first. A request whose
-    /// target is busy does not hold up those behind it. Each worker's
-    /// frames of the round go out together.
+    /// Sends queued requests to workers with room, oldest first. A
+    /// request whose target is busy does not hold up those behind it.
+    /// Each worker's frames of the round go out together.
     pub fn pump(&mut self) {
-        self.dispatch_queued();
-        for live in self.slots.iter_mut().filter_map(|s| s.live.as_mut()) {
-            live.lane.flush_staged();
+        if self.queue.is_empty() {
+            return;
         }
-    }
-
-    fn dispatch_queued(&mut self) {
+        let mut touched = vec![false; self.tables.len()];
         let mut i = 0;
-        while i < self.queue.len() {
-            if !self
-                .slots
-                .iter()
-                .enumerate()
-                .any(|(s, _)| self.free(s).is_some())
-            {
-                return;
-            }
+        while i < self.queue.len() && self.tables.any_free() {
             let id = self.queue[i];
-            let Some(target) = self.requests.get(&id).map(|e| e.target.clone()) else {
+            let Some(target) = self.queued.get(&id).map(|e| e.target.clone()) else {
                 self.queue.remove(i);
                 continue;
             };
-            match self.pick(&target) {
-                Some(w) => {
-                    self.queue.remove(i);
-                    self.dispatch(id, w);
-                }
-                None => i += 1,
+            let Some(w) = self.pick(&target) else {
+                i += 1;
+                continue;
+            };
+            let mut table = self.tables.lock(w);
+            // The pick was a hint; releasing the table corrects it.
+            if !table.has_room() {
+                continue;
+            }
+            self.queue.remove(i);
+            if let Some(entry) = self.queued.remove(&id) {
+                table.dispatch(id, entry);
+                touched[w] = true;
             }
         }
-    }
-
-    fn dispatch(&mut self, id: u64, w: usize) {
-        let Some(entry) = self.requests.get_mut(&id) else {
-            return;
-        };
-        let Some(live) = self.slots[w].live.as_mut() else {
-            return;
-        };
-        entry.worker = Some(w);
-        let idle = live.in_flight.is_empty();
-        live.in_flight.insert(id);
-        match &entry.handle {
-            Some(handle) => {
-                live.write_handle(Arc::from(&*entry.frame), (**handle).clone(), Some(id));
-            }
-            None if live.connected => live.lane.stage(&entry.frame, idle),
-            None => {}
-        }
-        // Only a resend reads the frame again: without retries (or a
-        // handle to send with it), its bytes go now, from the thread that
-        // made them when it dispatches at once, and a request in flight
-        // holds no copy of what its lane is writing.
-        if entry.retries_left == 0 && entry.handle.is_none() {
-            entry.frame = Box::default();
+        self.tables.set_waiting(self.queue.len());
+        for (w, _) in touched.iter().enumerate().filter(|(_, t)| **t) {
+            self.tables.lock(w).flush();
         }
     }
 
-    /// Settles request `id` (if it is still open) with `outcome`.
-    pub fn settle(&mut self, id: u64, outcome: Outcome, fx: &mut Effects) -> bool {
-        self.settle_at(id, outcome, super::timer::monotonic_ns(), fx)
-    }
-
-    /// [`State::settle`] at `now` ([`super::timer::monotonic_ns`], read once
-    /// for a batch of replies).
-    pub fn settle_at(&mut self, id: u64, outcome: Outcome, now: u64, fx: &mut Effects) -> bool {
-        let Some(mut entry) = self.requests.remove(&id) else {
+    /// Settles request `id` if it waits in the queue.
+    pub fn settle_queued(&mut self, id: u64, outcome: Outcome, fx: &mut Effects) -> bool {
+        let Some(mut entry) = self.queued.remove(&id) else {
             return false;
         };
-        self.latency
-            .record_nanos(now.saturating_sub(entry.submitted));
-        match entry.worker {
-            Some(w) => {
-                if let Some(live) = self.slots[w].live.as_mut() {
-                    live.in_flight.remove(&id);
-                }
-                match &outcome {
-                    Outcome::Result { .. } => self.slots[w].completed += 1,
-                    _ => self.slots[w].failed += 1,
-                }
-            }
-            None => {
-                if let Some(pos) = self.queue.iter().position(|q| *q == id) {
-                    self.queue.remove(pos);
-                }
-            }
+        if let Some(pos) = self.queue.iter().position(|q| *q == id) {
+            self.queue.remove(pos);
+            self.tables.set_waiting(self.queue.len());
         }
-        match &outcome {
-            Outcome::Result { .. } => self.counters.completed += 1,
-            Outcome::RemoteError { .. } => {
-                self.counters.failed += 1;
-                self.counters.by_code[ErrorCode::Remote.index()] += 1;
-            }
-            Outcome::Failed(e) => {
-                self.counters.failed += 1;
-                self.counters.by_code[e.code.index()] += 1;
-                match e.code {
-                    ErrorCode::Timeout => self.counters.timed_out += 1,
-                    ErrorCode::Aborted => self.counters.aborted += 1,
-                    _ => {}
-                }
-            }
-        }
+        let now = super::timer::monotonic_ns();
+        self.tally
+            .settled(&outcome, now.saturating_sub(entry.submitted));
         if let Some(done) = entry.done.take() {
             fx.settle(done, outcome);
         }
@@ -444,44 +326,43 @@ impl State {
     /// counted as rejected, never as failed.
     pub fn reject(&mut self, done: Done, err: RequestError, fx: &mut Effects) {
         self.counters.rejected += 1;
-        self.counters.by_code[err.code.index()] += 1;
+        self.tally.by_code[err.code.index()] += 1;
         fx.settle(done, Outcome::Failed(err));
     }
 
-    /// Takes every request in flight off `w`: those with retries left go
-    /// back to the front of the queue, the rest fail with `err`. Returns
-    /// how many were requeued.
-    pub fn fail_in_flight(&mut self, w: usize, err: &RequestError, fx: &mut Effects) -> usize {
-        let mut ids: Vec<u64> = match self.slots[w].live.as_mut() {
-            Some(live) => live.in_flight.drain().collect(),
-            None => return 0,
+    /// Worker `w`'s process is gone: its table takes nothing more, and
+    /// every request that was in flight on it goes back to the front of
+    /// the queue if it has retries left, or fails with `err`. Returns the
+    /// sending half of its channel, to shut down.
+    pub fn evict(&mut self, w: usize, err: &RequestError, fx: &mut Effects) -> Option<Sender> {
+        let (sender, resend) = {
+            let mut table = self.tables.lock(w);
+            // Detached first, under the same lock: no submission can
+            // reach the table between the two.
+            let sender = table.detach();
+            (sender, table.evict(err, fx))
         };
+        self.counters.retried += resend.len() as u64;
         // Oldest first, so the queue keeps their order.
-        ids.sort_unstable();
-        let mut requeued = 0;
-        for &id in ids.iter().rev() {
-            let Some(entry) = self.requests.get_mut(&id) else {
-                continue;
-            };
-            entry.worker = None;
-            if entry.retries_left > 0 {
-                entry.retries_left -= 1;
-                self.queue.push_front(id);
-                self.counters.retried += 1;
-                requeued += 1;
-            } else {
-                self.slots[w].failed += 1;
-                self.settle(id, Outcome::Failed(err.clone().on_worker(w)), fx);
-            }
+        for (id, mut entry) in resend.into_iter().rev() {
+            entry.retries_left -= 1;
+            self.queued.insert(id, entry);
+            self.queue.push_front(id);
         }
-        requeued
+        self.tables.set_waiting(self.queue.len());
+        sender
     }
 
-    /// Fails everything not settled yet.
-    pub fn fail_all(&mut self, err: &RequestError, fx: &mut Effects) {
-        let ids: Vec<u64> = self.requests.keys().copied().collect();
+    /// Closes the pool: everything not settled yet fails with `err`, and
+    /// every worker's channel closes once written out.
+    pub fn close(&mut self, err: &RequestError, fx: &mut Effects) {
+        self.set_phase(Phase::Closed);
+        let ids: Vec<u64> = self.queue.iter().copied().collect();
         for id in ids {
-            self.settle(id, Outcome::Failed(err.clone()), fx);
+            self.settle_queued(id, Outcome::Failed(err.clone()), fx);
+        }
+        for w in 0..self.tables.len() {
+            self.tables.lock(w).close(err, fx);
         }
     }
 
@@ -501,13 +382,13 @@ impl State {
             .iter()
             .copied()
             .filter(|id| {
-                self.requests
+                self.queued
                     .get(id)
                     .is_some_and(|e| !self.can_serve(&e.target))
             })
             .collect();
         for id in stranded {
-            self.settle(id, Outcome::Failed(no_worker_left()), fx);
+            self.settle_queued(id, Outcome::Failed(no_worker_left()), fx);
         }
     }
 
@@ -516,26 +397,25 @@ impl State {
         self.keys.retain(|_, bound| *bound != w);
     }
 
-    pub fn stats(&self) -> PoolStats {
+    /// A snapshot of the counters and workers, and the pool's whole
+    /// tally (every worker's added to the queue's).
+    pub fn snapshot(&self) -> (PoolStats, Tally) {
+        let mut total = self.tally.clone();
         let mut stats = PoolStats {
             size: self.slots.len(),
             queued: self.queue.len(),
-            in_flight: self.in_flight(),
-            completed: self.counters.completed,
-            failed: self.counters.failed,
-            timed_out: self.counters.timed_out,
-            aborted: self.counters.aborted,
-            late_replies: self.counters.late_replies,
             restarts: self.counters.restarts,
             retried: self.counters.retried,
             unresponsive: self.counters.unresponsive,
             protocol_errors: self.counters.protocol_errors,
             rejected: self.counters.rejected,
-            latency_ms: LatencyPercentiles::of(&self.latency),
             ..PoolStats::default()
         };
         for (id, slot) in self.slots.iter().enumerate() {
-            let in_flight = slot.live.as_ref().map_or(0, |l| l.in_flight.len());
+            let table = self.tables.lock(id);
+            total.add(&table.tally);
+            let in_flight = table.in_flight();
+            stats.in_flight += in_flight;
             if slot.live.is_some() {
                 if in_flight == 0 {
                     stats.idle += 1;
@@ -546,15 +426,25 @@ impl State {
             stats.workers.push(WorkerStats {
                 id,
                 pid: slot.live.as_ref().map(|l| l.pid),
-                connected: slot.live.as_ref().is_some_and(|l| l.connected),
+                connected: slot.live.is_some() && table.connected,
                 roles: slot.roles.iter().cloned().collect(),
                 in_flight,
-                completed: slot.completed,
-                failed: slot.failed,
+                completed: table.tally.completed,
+                failed: table.tally.failed,
                 restarts: slot.restarts,
             });
         }
-        stats
+        stats.completed = total.completed;
+        stats.failed = total.failed;
+        stats.timed_out = total.timed_out;
+        stats.aborted = total.aborted;
+        stats.late_replies = total.late_replies;
+        stats.latency_ms = LatencyPercentiles::of(&total.latency);
+        (stats, total)
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        self.snapshot().0
     }
 }
 

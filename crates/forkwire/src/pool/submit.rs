@@ -1,36 +1,70 @@
 //! Submission: requests into the queue (frames built, ids checked,
-//! deadlines set), dispatch to workers, and cancellation.
+//! deadlines set), or straight to a worker's table when one has room and
+//! nothing waits; and cancellation.
 
 use super::events::Done;
-use super::state::{Admission, Effects, Entry, State};
+use super::state::{Admission, Effects, Entry, State, Timer};
 use super::{
     envelope, handle, timer, Body, ErrorCode, Outcome, Queued, Request, RequestError, Shared,
+    Target,
 };
 use crate::codec::Mode;
+use parking_lot::MutexGuard;
+use std::time::Instant;
 
-impl Shared {
-    pub(super) fn submit(&self, request: Request, fx: &mut Effects) {
-        self.submit_many(std::iter::once(request), fx);
+/// Requests submitted together: the tables they went straight to (whose
+/// frames are written when the submission ends), and the pool's lock once
+/// one of them had to go through the queue.
+pub(super) struct Submission<'a> {
+    shared: &'a Shared,
+    state: Option<MutexGuard<'a, State>>,
+    touched: Vec<usize>,
+}
+
+impl<'a> Submission<'a> {
+    pub fn new(shared: &'a Shared) -> Submission<'a> {
+        Submission {
+            shared,
+            state: None,
+            touched: Vec::new(),
+        }
     }
 
+    /// The pool's state, locked until the submission ends.
+    pub fn state(&mut self) -> &mut State {
+        self.state.get_or_insert_with(|| self.shared.state.lock())
+    }
+
+    /// Sends what waited (if the queue was used) and writes the frames of
+    /// the requests that went straight to a worker.
+    pub fn finish(mut self) {
+        if let Some(st) = self.state.as_mut() {
+            st.pump();
+        }
+        for &w in &self.touched {
+            self.shared.tables.lock(w).flush();
+        }
+    }
+}
+
+impl Shared {
     pub(super) fn submit_many(
         &self,
         requests: impl IntoIterator<Item = Request>,
         fx: &mut Effects,
     ) {
         let now = timer::monotonic_ns();
-        let mut st = self.state.lock();
+        let mut sub = Submission::new(self);
         for request in requests {
-            self.enqueue(&mut st, request, None, now, fx);
+            self.enqueue(&mut sub, request, None, now, fx);
         }
-        st.pump();
+        sub.finish();
     }
 
-    /// Validates and queues one request, with the handle it carries (the
-    /// caller pumps).
+    /// Validates and submits one request, with the handle it carries.
     pub(super) fn enqueue(
         &self,
-        st: &mut State,
+        sub: &mut Submission,
         request: Request,
         handle: Option<handle::PoolHandle>,
         now: u64,
@@ -48,7 +82,7 @@ impl Shared {
         let frame = match body {
             Body::Json { data, kind } => {
                 if let Some(refused) = self.refuse_json() {
-                    st.reject(done, refused, fx);
+                    sub.state().reject(done, refused, fx);
                     return;
                 }
                 let frame = self.json_frame(id, kind.as_deref(), data.as_deref());
@@ -68,7 +102,7 @@ impl Shared {
             done,
             handle,
         };
-        self.enqueue_frame(st, queued, now, fx);
+        self.enqueue_frame(sub, queued, now, fx);
     }
 
     /// The failure of a JSON body sent to a pool in another mode.
@@ -83,26 +117,65 @@ impl Shared {
         envelope::json_request(id, kind, version, data)
     }
 
-    /// Queues one request whose frame is built (the caller pumps). `now`
-    /// is when it was submitted ([`timer::monotonic_ns`]).
-    pub(super) fn enqueue_frame(&self, st: &mut State, q: Queued, now: u64, fx: &mut Effects) {
+    /// Submits one request whose frame is built. `now` is when it was
+    /// submitted ([`timer::monotonic_ns`]).
+    pub(super) fn enqueue_frame(
+        &self,
+        sub: &mut Submission,
+        q: Queued,
+        now: u64,
+        fx: &mut Effects,
+    ) {
         let timeout = q.timeout.or(self.options.timeout).filter(|t| !t.is_zero());
+        let deadline = timeout.map(timer::after);
         let entry = Entry {
             frame: q.frame.into_boxed_slice(),
             target: q.target,
-            deadline: timeout.map(timer::after),
+            deadline,
             done: Some(q.done),
-            worker: None,
             retries_left: q.retries.unwrap_or(self.options.retries),
             handle: q.handle.map(Box::new),
             submitted: now,
         };
-        if let Admission::Taken {
-            earliest_deadline: true,
-        } = st.admit(q.id, entry, self.options.max_queue, fx)
-        {
-            self.timer_cv.notify_one();
+        let taken = match self.send_direct(q.id, entry, &mut sub.touched) {
+            Ok(()) => true,
+            Err(entry) => {
+                let max_queue = self.options.max_queue;
+                sub.state().admit(q.id, entry, max_queue, fx) == Admission::Taken
+            }
+        };
+        if let Some(at) = deadline.filter(|_| taken) {
+            self.schedule(at, Timer::Deadline(q.id));
         }
+    }
+
+    /// Hands request `id` straight to a worker's table, without the
+    /// pool's lock, when the pool is open, nothing waits in the queue,
+    /// the request may run on any worker (or names one) and carries no
+    /// handle, a worker has room, and the id is new. Gives the entry back
+    /// otherwise, for the queue's rules to decide.
+    fn send_direct(&self, id: u64, entry: Entry, touched: &mut Vec<usize>) -> Result<(), Entry> {
+        let tables = &self.tables;
+        if entry.handle.is_some() || !tables.open() || tables.waiting() > 0 {
+            return Err(entry);
+        }
+        let slot = match entry.target {
+            Target::Any => tables.least_busy(|_| true),
+            Target::Worker(w) => tables.free(w).map(|_| w),
+            Target::Role(_) | Target::Key(_) => None,
+        };
+        let Some(w) = slot else {
+            return Err(entry);
+        };
+        let mut table = tables.lock(w);
+        if !table.has_room() || !tables.claim(id) {
+            return Err(entry);
+        }
+        table.dispatch(id, entry);
+        if !touched.contains(&w) {
+            touched.push(w);
+        }
+        Ok(())
     }
 
     /// Settles each of `ids` that is open with `code` (aborted or timed
@@ -117,7 +190,7 @@ impl Shared {
     ) -> usize {
         let cancelled = ids
             .into_iter()
-            .filter(|&id| self.cancel_one(st, id, code, fx))
+            .filter(|&id| self.cancel_one(st, id, code, None, fx))
             .count();
         if cancelled > 0 {
             st.pump();
@@ -126,22 +199,46 @@ impl Shared {
         cancelled
     }
 
-    /// Settles `id` (if open) with `code`, telling its worker.
-    fn cancel_one(&self, st: &mut State, id: u64, code: ErrorCode, fx: &mut Effects) -> bool {
-        let worker = match st.request(id) {
-            Some(entry) => entry.worker,
-            None => return false,
-        };
-        let mut err = RequestError::new(code, code.cancellation_message());
-        if let Some(w) = worker {
-            err = err.on_worker(w);
-            if let (Some(live), Some(frame)) = (
-                st.slots[w].live.as_ref(),
-                envelope::cancel_frame(self.mode, id),
-            ) {
-                live.write(frame.into());
-            }
+    /// A deadline of request `id` fired at `now`: it times out if that
+    /// deadline is still its own.
+    pub(super) fn cancel_due(&self, st: &mut State, id: u64, now: Instant, fx: &mut Effects) {
+        if self.cancel_one(st, id, ErrorCode::Timeout, Some(now), fx) {
+            st.pump();
+            self.idle_cv.notify_all();
         }
-        st.settle(id, Outcome::Failed(err), fx)
+    }
+
+    /// Settles `id` (if open, and if `due` is given, only if its deadline
+    /// has passed by then) with `code`, telling its worker.
+    fn cancel_one(
+        &self,
+        st: &mut State,
+        id: u64,
+        code: ErrorCode,
+        due: Option<Instant>,
+        fx: &mut Effects,
+    ) -> bool {
+        let expired =
+            |entry: &Entry| due.is_none_or(|now| entry.deadline.is_some_and(|d| d <= now));
+        let err = RequestError::new(code, code.cancellation_message());
+        if let Some(entry) = st.queued(id) {
+            return expired(entry) && st.settle_queued(id, Outcome::Failed(err), fx);
+        }
+        for w in 0..self.tables.len() {
+            let mut table = self.tables.lock(w);
+            let Some(entry) = table.entry_mut(id) else {
+                continue;
+            };
+            if !expired(entry) {
+                return false;
+            }
+            let now = timer::monotonic_ns();
+            table.settle(id, Outcome::Failed(err.on_worker(w)), now, fx);
+            if let Some(frame) = envelope::cancel_frame(self.mode, id) {
+                table.write(frame.into());
+            }
+            return true;
+        }
+        false
     }
 }

@@ -1,11 +1,57 @@
 //! The pool's one timer thread: request deadlines, restart backoff and
-//! kill-after-grace, all on one heap, sleeping until the earliest.
+//! kill-after-grace, all on one heap (under a lock of its own, so that a
+//! submission can arm a deadline without the pool's), sleeping until the
+//! earliest.
 
-use super::error::ErrorCode;
 use super::state::{Effects, Phase, Timer};
 use super::Shared;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Timers by due time, earliest first.
+#[derive(Default)]
+pub(crate) struct Timers {
+    heap: BinaryHeap<Reverse<(Instant, Timer)>>,
+}
+
+impl Timers {
+    /// Arms `timer` for `at`; true if it is now the first one due.
+    pub fn schedule(&mut self, at: Instant, timer: Timer) -> bool {
+        let earliest = self.heap.peek().is_none_or(|t| at < t.0 .0);
+        self.heap.push(Reverse((at, timer)));
+        earliest
+    }
+
+    /// Takes the timers due at `now`, earliest first.
+    pub fn take_due(&mut self, now: Instant) -> Vec<Timer> {
+        let mut due = Vec::new();
+        while let Some(Reverse((at, timer))) = self.heap.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.heap.pop();
+            due.push(timer);
+        }
+        due
+    }
+
+    /// When the next timer is due.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.heap.peek().map(|t| t.0 .0)
+    }
+}
+
+impl Shared {
+    /// Arms `timer` for `at`, waking the timer thread if it is now the
+    /// first one due.
+    pub(super) fn schedule(&self, at: Instant, timer: Timer) {
+        if self.timers.lock().schedule(at, timer) {
+            self.timer_cv.notify_one();
+        }
+    }
+}
 
 /// Longest sleep with nothing scheduled; the thread re-checks the phase.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
@@ -35,30 +81,35 @@ pub(crate) fn monotonic_ns() -> u64 {
 }
 
 pub(crate) fn run(shared: &Arc<Shared>) {
-    let mut st = shared.state.lock();
     loop {
-        if st.phase == Phase::Closed && st.slots.iter().all(|s| s.live.is_none()) {
-            break;
+        {
+            let st = shared.state.lock();
+            if st.phase() == Phase::Closed && st.slots.iter().all(|s| s.live.is_none()) {
+                break;
+            }
         }
+        let due = {
+            let mut timers = shared.timers.lock();
+            let now = Instant::now();
+            let due = timers.take_due(now);
+            if due.is_empty() {
+                let until = timers
+                    .next_due()
+                    .map_or(now + IDLE_WAIT, |t| t.min(now + IDLE_WAIT));
+                shared.timer_cv.wait_until(&mut timers, until);
+                continue;
+            }
+            due
+        };
         let now = Instant::now();
-        let due = st.take_due(now);
-        if due.is_empty() {
-            let until = st
-                .next_due()
-                .map_or(now + IDLE_WAIT, |t| t.min(now + IDLE_WAIT));
-            shared.timer_cv.wait_until(&mut st, until);
-            continue;
-        }
         let mut fx = Effects::default();
         let mut respawns = Vec::new();
+        let mut st = shared.state.lock();
         for timer in due {
             match timer {
                 Timer::Deadline(id) => {
                     // Only if this deadline is still the request's own.
-                    let current = st.request(id).and_then(|e| e.deadline);
-                    if current.is_some_and(|d| d <= now) {
-                        shared.cancel_ids(&mut st, [id], ErrorCode::Timeout, &mut fx);
-                    }
+                    shared.cancel_due(&mut st, id, now, &mut fx);
                 }
                 Timer::Respawn(slot) => respawns.push(slot),
                 Timer::Heartbeat => shared.heartbeat_tick(&mut st, &mut fx),
@@ -75,6 +126,5 @@ pub(crate) fn run(shared: &Arc<Shared>) {
         for slot in respawns {
             shared.respawn(slot);
         }
-        st = shared.state.lock();
     }
 }

@@ -3,59 +3,30 @@
 //! and probes replies, and a reaper that waits for the exit status.
 
 use super::envelope;
-use super::handle::{OnAnswer, PoolHandle};
-use super::ids::IdSet;
 use super::lane::Lane;
 use super::Shared;
-use crate::channel::{ChannelError, HandleDone, Receiver};
+use crate::channel::{ChannelError, Receiver};
 use crate::codec::Mode;
 use crate::process::{ChildProcess, Reaper};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// A running worker process, as the pool state holds it.
+/// A running worker process, as the pool state holds it (its requests in
+/// flight and its way out are in its slot's table).
 pub(crate) struct Live {
     pub pid: u32,
     pub gen: u64,
-    /// The way out to the process.
-    pub lane: Lane,
     pub reaper: Reaper,
-    pub in_flight: IdSet,
-    pub connected: bool,
-    /// Replies received from this process.
-    pub tasks: u64,
-    /// Taking no new requests; disconnected once its last one settles.
-    pub retiring: bool,
     /// The last sign of life that heartbeats count: start or heartbeat.
     pub last_heartbeat: std::time::Instant,
     /// Bad frames received from this process.
     pub protocol_errors: usize,
-    /// Hears the worker's answer to each handle sent to it.
-    pub on_answer: OnAnswer,
 }
 
-impl Live {
-    /// Writes one or more complete frames (see [`Lane::write`]).
-    pub fn write(&self, frame: Arc<[u8]>) -> bool {
-        self.connected && self.lane.write(frame, self.in_flight.is_empty())
-    }
-
-    /// Queues a `NODE_HANDLE` frame with its handle; `id` is the request
-    /// it carries, if it is one.
-    pub fn write_handle(&mut self, frame: Arc<[u8]>, handle: PoolHandle, id: Option<u64>) -> bool {
-        if !self.connected {
-            return false;
-        }
-        let on_answer = Arc::clone(&self.on_answer);
-        let kind = handle.kind;
-        let done: HandleDone = Box::new(move |answer| on_answer(id, kind, answer));
-        self.lane.write_handle(frame, handle, done)
-    }
-}
-
-/// Starts the threads of a worker process spawned for slot `slot`. Called
-/// with the state lock held; the threads take it only after this returns,
-/// so they always find the `Live` it returns installed.
+/// Starts the threads of a worker process spawned for slot `slot`, its
+/// way out installed in the slot's table first. Called with the state
+/// lock held; the threads take it only after this returns, so they always
+/// find the `Live` it returns installed.
 pub(crate) fn attach(
     shared: &Arc<Shared>,
     child: ChildProcess,
@@ -68,6 +39,7 @@ pub(crate) fn attach(
     let (sender, mut receiver) = channel.split();
     let on_answer = super::handle::hook_up(shared, &sender, slot, gen);
     let (lane, write_loop) = Lane::new(sender);
+    shared.tables.lock(slot).install(gen, lane, on_answer);
 
     let name = |what: &str| format!("forkwire-{what}-{slot}");
     let spawned = [
@@ -94,15 +66,9 @@ pub(crate) fn attach(
         Live {
             pid,
             gen,
-            lane,
             reaper,
-            in_flight: IdSet::default(),
-            connected: true,
-            tasks: 0,
-            retiring: false,
             last_heartbeat: std::time::Instant::now(),
             protocol_errors: 0,
-            on_answer,
         },
         threads,
     )
