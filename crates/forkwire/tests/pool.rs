@@ -374,3 +374,101 @@ fn requests_carry_the_protocol_version_in_both_modes() {
         pool.close(CloseOptions::default());
     }
 }
+
+/// Submits `data` as request `id` to any worker; its outcome goes to `tx`
+/// with the id.
+fn submit_to(pool: &Pool, id: u64, data: String, tx: &crossbeam_channel::Sender<(u64, Outcome)>) {
+    let tx = tx.clone();
+    pool.submit(Request {
+        id,
+        body: Body::Json {
+            data: Some(data),
+            kind: None,
+        },
+        timeout: None,
+        target: Target::Any,
+        retries: None,
+        done: Box::new(move |outcome| {
+            let _ = tx.send((id, outcome));
+        }),
+    });
+}
+
+#[test]
+fn submitters_on_many_threads_each_settle_every_request_once() {
+    let mut o = options(2);
+    // A small window: submissions race each other to the workers' tables
+    // and to the queue behind them.
+    o.concurrency = 4;
+    let pool = Arc::new(Pool::new(o).unwrap());
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let (threads, per_thread) = (4u64, 2_500u64);
+    let submitters: Vec<_> = (0..threads)
+        .map(|_| {
+            let (pool, tx) = (Arc::clone(&pool), tx.clone());
+            std::thread::spawn(move || {
+                for _ in 0..per_thread {
+                    let id = pool.next_id();
+                    submit_to(&pool, id, format!("{{\"n\":{id}}}"), &tx);
+                }
+            })
+        })
+        .collect();
+    for s in submitters {
+        s.join().unwrap();
+    }
+    let total = (threads * per_thread) as usize;
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..total {
+        let (id, outcome) = rx.recv_timeout(Duration::from_secs(60)).expect("settled");
+        assert!(seen.insert(id), "request {id} settled twice");
+        match outcome {
+            Outcome::Result {
+                result: forkwire::pool::Payload::Json(Some(t)),
+                ..
+            } => assert_eq!(t, (id * 2).to_string(), "request {id}"),
+            other => panic!("request {id}: {other:?}"),
+        }
+    }
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+    let stats = pool.stats();
+    assert_eq!(stats.completed, total as u64);
+    assert_eq!((stats.in_flight, stats.queued, stats.failed), (0, 0, 0));
+    assert!(stats.workers.iter().all(|w| w.completed > 0), "{stats:?}");
+    pool.close(CloseOptions::default());
+}
+
+#[test]
+fn an_id_in_flight_on_a_worker_is_refused_whether_newest_or_not() {
+    let pool = Pool::new(options(2)).unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let slow = || json!({ "sleep": 300 }).to_string();
+    // The newest id, then one below it: both go to a worker's table.
+    for id in [1_000, 500] {
+        submit_to(&pool, id, slow(), &tx);
+        submit_to(&pool, id, slow(), &tx);
+        let (refused, outcome) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(refused, id);
+        match outcome {
+            Outcome::Failed(e) => assert_eq!(e.code, ErrorCode::Serialize, "{e}"),
+            other => panic!("a duplicate of {id} was taken: {other:?}"),
+        }
+    }
+    assert_eq!(pool.stats().in_flight, 2);
+    let mut answered: Vec<u64> = (0..2)
+        .map(|_| {
+            let (id, outcome) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+            assert!(matches!(outcome, Outcome::Result { .. }), "{outcome:?}");
+            id
+        })
+        .collect();
+    answered.sort_unstable();
+    assert_eq!(answered, [500, 1_000]);
+    // Settled, an id may be used again.
+    submit_to(&pool, 500, json!({ "n": 1 }).to_string(), &tx);
+    let (id, outcome) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(id, 500);
+    assert!(matches!(outcome, Outcome::Result { .. }), "{outcome:?}");
+    assert_eq!(pool.stats().rejected, 2);
+    pool.close(CloseOptions::default());
+}
