@@ -9,7 +9,7 @@ use super::error::{ErrorCode, RequestError};
 use super::events::{Done, Outcome, PoolEvent};
 use super::ids::IdMap;
 use super::stats::{LatencyPercentiles, PoolStats, WorkerStats};
-use super::table::Tables;
+use super::table::{SlotSet, Tables};
 use super::tally::Tally;
 use super::worker::Live;
 use super::Target;
@@ -275,7 +275,7 @@ impl State {
         if self.queue.is_empty() {
             return;
         }
-        let mut touched = vec![false; self.tables.len()];
+        let mut touched = SlotSet::default();
         let mut i = 0;
         while i < self.queue.len() && self.tables.any_free() {
             let id = self.queue[i];
@@ -295,11 +295,11 @@ impl State {
             self.queue.remove(i);
             if let Some(entry) = self.queued.remove(&id) {
                 table.dispatch(id, entry);
-                touched[w] = true;
+                touched.insert(w);
             }
         }
         self.tables.set_waiting(self.queue.len());
-        for (w, _) in touched.iter().enumerate().filter(|(_, t)| **t) {
+        for w in touched.iter() {
             self.tables.lock(w).flush();
         }
     }

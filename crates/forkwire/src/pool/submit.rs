@@ -4,6 +4,7 @@
 
 use super::events::Done;
 use super::state::{Admission, Effects, Entry, State, Timer};
+use super::table::SlotSet;
 use super::{
     envelope, handle, timer, Body, ErrorCode, Outcome, Queued, Request, RequestError, Shared,
     Target,
@@ -18,7 +19,7 @@ use std::time::Instant;
 pub(super) struct Submission<'a> {
     shared: &'a Shared,
     state: Option<MutexGuard<'a, State>>,
-    touched: Vec<usize>,
+    touched: SlotSet,
 }
 
 impl<'a> Submission<'a> {
@@ -26,7 +27,7 @@ impl<'a> Submission<'a> {
         Submission {
             shared,
             state: None,
-            touched: Vec::new(),
+            touched: SlotSet::default(),
         }
     }
 
@@ -41,7 +42,7 @@ impl<'a> Submission<'a> {
         if let Some(st) = self.state.as_mut() {
             st.pump();
         }
-        for &w in &self.touched {
+        for w in self.touched.iter() {
             self.shared.tables.lock(w).flush();
         }
     }
@@ -154,7 +155,7 @@ impl Shared {
     /// the request may run on any worker (or names one) and carries no
     /// handle, a worker has room, and the id is new. Gives the entry back
     /// otherwise, for the queue's rules to decide.
-    fn send_direct(&self, id: u64, entry: Entry, touched: &mut Vec<usize>) -> Result<(), Entry> {
+    fn send_direct(&self, id: u64, entry: Entry, touched: &mut SlotSet) -> Result<(), Entry> {
         let tables = &self.tables;
         if entry.handle.is_some() || !tables.open() || tables.waiting() > 0 {
             return Err(entry);
@@ -172,9 +173,7 @@ impl Shared {
             return Err(entry);
         }
         table.dispatch(id, entry);
-        if !touched.contains(&w) {
-            touched.push(w);
-        }
+        touched.insert(w);
         Ok(())
     }
 

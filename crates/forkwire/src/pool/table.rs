@@ -394,6 +394,37 @@ impl Table {
     }
 }
 
+/// A set of worker slots, kept in one word for the first 64 (a pump or
+/// a submission notes the tables it touched without allocating).
+#[derive(Default)]
+pub(crate) struct SlotSet {
+    low: u64,
+    high: Vec<usize>,
+}
+
+impl SlotSet {
+    pub fn insert(&mut self, slot: usize) {
+        match slot {
+            0..64 => self.low |= 1 << slot,
+            _ if !self.high.contains(&slot) => self.high.push(slot),
+            _ => {}
+        }
+    }
+
+    /// The slots in the set, the first 64 in order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut low = self.low;
+        let lowest = move || {
+            (low != 0).then(|| {
+                let slot = low.trailing_zeros() as usize;
+                low &= low - 1;
+                slot
+            })
+        };
+        std::iter::from_fn(lowest).chain(self.high.iter().copied())
+    }
+}
+
 /// What hears the worker's answer to `handle`.
 fn answer_to(on_answer: Option<&OnAnswer>, handle: &PoolHandle, id: Option<u64>) -> HandleDone {
     let on_answer = on_answer.cloned();
@@ -403,4 +434,19 @@ fn answer_to(on_answer: Option<&OnAnswer>, handle: &PoolHandle, id: Option<u64>)
             on_answer(id, kind, answer);
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SlotSet;
+
+    #[test]
+    fn a_slot_set_holds_each_slot_once() {
+        let mut set = SlotSet::default();
+        for slot in [3, 0, 63, 3, 64, 200, 64] {
+            set.insert(slot);
+        }
+        assert_eq!(set.iter().collect::<Vec<_>>(), [0, 3, 63, 64, 200]);
+        assert_eq!(SlotSet::default().iter().count(), 0);
+    }
 }
