@@ -9,6 +9,15 @@
 //! thread per pool. Every request settles exactly once: result, remote
 //! error, timeout, abort, worker exit, or close.
 //!
+//! Each worker slot owns a table of its requests in flight, its way out
+//! and the tally of what settled on it, under a lock of its own: a reply
+//! settles there without touching the rest of the pool, and a request for
+//! any worker (or a named one) goes straight to a table with room when
+//! nothing waits in the queue. The pool's own lock keeps what is shared:
+//! the queue of requests waiting for room, sticky keys, roles and the
+//! workers' lives (see `table.rs` for the lock order and how ids stay
+//! unique).
+//!
 //! [`Pool::stats`] counts them (with latency percentiles), and
 //! [`Pool::metrics`] gives the same figures, a latency histogram and each
 //! worker's memory in the Prometheus text format ([`PoolMetrics`]).
