@@ -22,7 +22,7 @@
 //! `payloads.json` is `{"4KB": {...}, "256KB": {...}}`, written by
 //! `bench/run.js` so that both sides send the same objects.
 
-use forkwire::pool::{Body, CloseOptions, Outcome, Payload, Pool, PoolOptions, Request, Target};
+use forkwire::pool::{CloseOptions, Outcome, Payload, Pool, PoolOptions, Request};
 use forkwire::process::{Command, StdioMode};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -360,17 +360,7 @@ fn settled(cfg_items: usize, s: usize, i: usize, outcome: Outcome) -> Result<(),
 }
 
 fn submit(pool: &Pool, data: String, done: impl FnOnce(Outcome) + Send + 'static) {
-    pool.submit(Request {
-        id: pool.next_id(),
-        body: Body::Json {
-            data: Some(data),
-            kind: None,
-        },
-        timeout: None,
-        target: Target::Any,
-        retries: None,
-        done: Box::new(done),
-    });
+    pool.submit(Request::json(pool.next_id(), data, done));
 }
 
 fn engine_sequential(cfg: &Config, pool: &Pool, s: usize, n: usize) -> Result<(f64, f64), Error> {

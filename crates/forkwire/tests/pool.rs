@@ -310,17 +310,9 @@ fn metrics_agree_with_stats_and_time_every_settled_request() {
     let (tx, rx) = std::sync::mpsc::channel();
     for data in [r#"{"sleep":300}"#, "1"] {
         let tx = tx.clone();
-        pool.submit(Request {
-            id: pool.next_id(),
-            body: Body::Json {
-                data: Some(data.into()),
-                kind: None,
-            },
-            timeout: None,
-            target: Target::Any,
-            retries: None,
-            done: Box::new(move |o| tx.send(o).unwrap()),
-        });
+        pool.submit(Request::json(pool.next_id(), data, move |o| {
+            tx.send(o).unwrap()
+        }));
     }
     let refused = rx.recv_timeout(Duration::from_secs(5)).unwrap();
     assert!(matches!(refused, Outcome::Failed(e) if e.code == ErrorCode::QueueFull));
@@ -379,19 +371,9 @@ fn requests_carry_the_protocol_version_in_both_modes() {
 /// with the id.
 fn submit_to(pool: &Pool, id: u64, data: String, tx: &crossbeam_channel::Sender<(u64, Outcome)>) {
     let tx = tx.clone();
-    pool.submit(Request {
-        id,
-        body: Body::Json {
-            data: Some(data),
-            kind: None,
-        },
-        timeout: None,
-        target: Target::Any,
-        retries: None,
-        done: Box::new(move |outcome| {
-            let _ = tx.send((id, outcome));
-        }),
-    });
+    pool.submit(Request::json(id, data, move |outcome| {
+        let _ = tx.send((id, outcome));
+    }));
 }
 
 #[test]

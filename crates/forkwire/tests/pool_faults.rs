@@ -147,17 +147,11 @@ fn a_stopped_worker_is_detected_by_heartbeat_and_its_request_retried() {
         let id = p.next_id();
         let (tx, rx) = crossbeam_channel::bounded(1);
         p.submit(Request {
-            id,
-            body: Body::Json {
-                data: Some(r#"{"sleep":200,"n":4}"#.into()),
-                kind: None,
-            },
-            timeout: None,
             target: Target::Worker(0),
             retries: Some(1),
-            done: Box::new(move |o| {
+            ..Request::json(id, r#"{"sleep":200,"n":4}"#, move |o| {
                 let _ = tx.send(o);
-            }),
+            })
         });
         rx.recv().unwrap()
     });

@@ -148,3 +148,37 @@ pub struct Request {
     /// Called once with the outcome.
     pub done: Completion,
 }
+
+impl Request {
+    /// A json-mode request with `data` (the JSON text of its `data`
+    /// member), no type, to any worker, with the pool's timeout and
+    /// retries; `done` hears its outcome. Change the rest with struct
+    /// update syntax:
+    ///
+    /// ```
+    /// use forkwire::pool::{Request, Target};
+    ///
+    /// let request = Request {
+    ///     target: Target::Worker(0),
+    ///     ..Request::json(7, r#"{"n":21}"#, |outcome| println!("{outcome:?}"))
+    /// };
+    /// assert_eq!(request.id, 7);
+    /// ```
+    pub fn json(
+        id: u64,
+        data: impl Into<String>,
+        done: impl FnOnce(super::Outcome) + Send + 'static,
+    ) -> Request {
+        Request {
+            id,
+            body: Body::Json {
+                data: Some(data.into()),
+                kind: None,
+            },
+            timeout: None,
+            target: Target::Any,
+            retries: None,
+            done: Box::new(done),
+        }
+    }
+}

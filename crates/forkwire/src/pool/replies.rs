@@ -5,7 +5,7 @@
 
 use super::state::{Effects, Phase};
 use super::table::Table;
-use super::{envelope, timer, ErrorCode, Outcome, PoolEvent, RequestError, Shared};
+use super::{envelope, timer, ErrorCode, Outcome, Payload, PoolEvent, RequestError, Shared};
 use std::time::Instant;
 
 /// What a batch of frames did: the callbacks to run, and what it asks of
@@ -17,6 +17,10 @@ struct Heard {
     settled: bool,
     /// A heartbeat came from the current process.
     heartbeat: bool,
+    /// Health statuses from the current process, for the `health()`
+    /// calls waiting (answered once the table is released: a thread
+    /// holding a table's lock takes no other).
+    health: Vec<Payload>,
 }
 
 impl Shared {
@@ -32,6 +36,9 @@ impl Shared {
             for incoming in batch.drain(..) {
                 self.on_one(&mut table, slot, current, incoming, now, &mut heard);
             }
+        }
+        for payload in &heard.health {
+            self.probes.answer(slot, gen, payload);
         }
         if heard.heartbeat {
             let mut st = self.state.lock();
@@ -111,7 +118,7 @@ impl Shared {
             }
             envelope::Incoming::HealthStatus(payload) => {
                 if current {
-                    self.probes.answer(slot, table.gen, &payload);
+                    heard.health.push(payload.clone());
                 }
                 // JS pools ask and listen for themselves.
                 fx.event(PoolEvent::Message {
