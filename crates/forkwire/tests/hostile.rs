@@ -682,15 +682,9 @@ fn a_handle_to_a_worker_that_takes_none_is_delivered() {
     let (done, rx) = case.done(id);
     case.pool.submit_with_handle(
         Request {
-            id,
-            body: Body::Json {
-                data: Some(r#"{"n":2}"#.into()),
-                kind: None,
-            },
             timeout: Some(Duration::from_secs(3)),
             target: Target::Worker(0),
-            retries: None,
-            done,
+            ..Request::json(id, r#"{"n":2}"#, done)
         },
         listener.try_clone().unwrap().into(),
         HandleKind::NetServer,

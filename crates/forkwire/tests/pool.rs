@@ -1,7 +1,7 @@
 //! The pool engine used natively from Rust, over real worker processes.
 
 use forkwire::pool::{
-    Body, CloseOptions, ErrorCode, Outcome, Pool, PoolEvent, PoolOptions, Request, Target,
+    CloseOptions, ErrorCode, Outcome, Pool, PoolEvent, PoolOptions, Request, Target,
 };
 use forkwire::process::Command;
 use serde_json::{json, Value};
@@ -57,16 +57,10 @@ fn pipelined_requests_all_settle_once_with_the_right_result() {
     for i in 0..n {
         let (settled, wrong, tx) = (settled.clone(), wrong.clone(), tx.clone());
         let id = pool.next_id();
-        pool.submit(Request {
+        pool.submit(Request::json(
             id,
-            body: Body::Json {
-                data: Some(format!("{{\"n\":{i}}}")),
-                kind: None,
-            },
-            timeout: None,
-            target: Target::Any,
-            retries: None,
-            done: Box::new(move |outcome| {
+            format!("{{\"n\":{i}}}"),
+            move |outcome| {
                 match outcome {
                     Outcome::Result {
                         result: forkwire::pool::Payload::Json(Some(t)),
@@ -79,8 +73,8 @@ fn pipelined_requests_all_settle_once_with_the_right_result() {
                 if settled.fetch_add(1, Ordering::SeqCst) + 1 == n as usize {
                     let _ = tx.send(());
                 }
-            }),
-        });
+            },
+        ));
     }
     rx.recv_timeout(Duration::from_secs(60))
         .expect("all settled");

@@ -4,8 +4,8 @@
 mod support;
 
 use forkwire::pool::{
-    Body, CloseOptions, ErrorCode, Heartbeat, Outcome, Payload, Pool, PoolEvent, Request,
-    RestartPolicy, Target,
+    CloseOptions, ErrorCode, Heartbeat, Outcome, Payload, Pool, PoolEvent, Request, RestartPolicy,
+    Target,
 };
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -67,30 +67,21 @@ fn sigkill_storm_with_retries_settles_everything_once_and_correctly() {
             total.clone(),
             tx.clone(),
         );
-        pool.submit(Request {
-            id: pool.next_id(),
-            body: Body::Json {
-                data: Some(format!("{{\"n\":{i},\"sleep\":5}}")),
-                kind: None,
-            },
-            timeout: None,
-            target: Target::Any,
-            retries: None,
-            done: Box::new(move |outcome| {
-                settled[i].fetch_add(1, Ordering::SeqCst);
-                match outcome {
-                    Outcome::Result {
-                        result: Payload::Json(Some(t)),
-                        ..
-                    } if t == (i * 2).to_string() => ok.fetch_add(1, Ordering::SeqCst),
-                    Outcome::Result { .. } => wrong.fetch_add(1, Ordering::SeqCst),
-                    _ => failed.fetch_add(1, Ordering::SeqCst),
-                };
-                if total.fetch_add(1, Ordering::SeqCst) + 1 == n {
-                    let _ = tx.send(());
-                }
-            }),
-        });
+        let data = format!("{{\"n\":{i},\"sleep\":5}}");
+        pool.submit(Request::json(pool.next_id(), data, move |outcome| {
+            settled[i].fetch_add(1, Ordering::SeqCst);
+            match outcome {
+                Outcome::Result {
+                    result: Payload::Json(Some(t)),
+                    ..
+                } if t == (i * 2).to_string() => ok.fetch_add(1, Ordering::SeqCst),
+                Outcome::Result { .. } => wrong.fetch_add(1, Ordering::SeqCst),
+                _ => failed.fetch_add(1, Ordering::SeqCst),
+            };
+            if total.fetch_add(1, Ordering::SeqCst) + 1 == n {
+                let _ = tx.send(());
+            }
+        }));
     }
     rx.recv_timeout(Duration::from_secs(120))
         .expect("every request settles");
