@@ -159,12 +159,10 @@ impl Pool {
             fd: Arc::new(handle),
             kind,
         };
-        worker < self.shared.tables.len()
-            && self
-                .shared
-                .tables
-                .lock(worker)
-                .write_handle(frame.into(), handle, None)
+        self.shared
+            .tables
+            .get(worker)
+            .is_some_and(|mut table| table.write_handle(frame.into(), handle, None))
     }
 
     /// Sends `message` with a duplicate of `handle` to worker `worker`, as

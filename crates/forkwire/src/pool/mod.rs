@@ -344,7 +344,10 @@ impl Pool {
     /// Sends one complete frame to worker `worker`. Returns whether it was
     /// queued for writing (false: no such worker, or not connected).
     pub fn send_frame(&self, worker: usize, frame: Vec<u8>) -> bool {
-        worker < self.shared.tables.len() && self.shared.tables.lock(worker).write(frame.into())
+        self.shared
+            .tables
+            .get(worker)
+            .is_some_and(|mut table| table.write(frame.into()))
     }
 
     /// Sends one frame to every live worker, or to those holding `role`.

@@ -62,6 +62,18 @@ pub(crate) struct Entry {
     pub submitted: u64,
 }
 
+impl Entry {
+    /// Settles the request, taken out of the queue or a table, with
+    /// `outcome` at `now` ([`super::timer::monotonic_ns`]), counted in
+    /// the `tally` of where it was.
+    pub fn settle(self, outcome: Outcome, now: u64, tally: &mut Tally, fx: &mut Effects) {
+        tally.settled(&outcome, now.saturating_sub(self.submitted));
+        if let Some(done) = self.done {
+            fx.settle(done, outcome);
+        }
+    }
+}
+
 /// One worker slot: stable id, roles, the process running in it, if any.
 #[derive(Default)]
 pub(crate) struct Slot {
@@ -306,7 +318,7 @@ impl State {
 
     /// Settles request `id` if it waits in the queue.
     pub fn settle_queued(&mut self, id: u64, outcome: Outcome, fx: &mut Effects) -> bool {
-        let Some(mut entry) = self.queued.remove(&id) else {
+        let Some(entry) = self.queued.remove(&id) else {
             return false;
         };
         if let Some(pos) = self.queue.iter().position(|q| *q == id) {
@@ -314,11 +326,7 @@ impl State {
             self.tables.set_waiting(self.queue.len());
         }
         let now = super::timer::monotonic_ns();
-        self.tally
-            .settled(&outcome, now.saturating_sub(entry.submitted));
-        if let Some(done) = entry.done.take() {
-            fx.settle(done, outcome);
-        }
+        entry.settle(outcome, now, &mut self.tally, fx);
         true
     }
 

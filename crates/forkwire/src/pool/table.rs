@@ -71,7 +71,6 @@ pub(crate) struct Table {
     pub tasks: u64,
     /// What settled on this slot (every process it ran).
     pub tally: Tally,
-    concurrency: usize,
 }
 
 /// A table, locked; the hints submissions read are brought up to date
@@ -79,6 +78,15 @@ pub(crate) struct Table {
 pub(crate) struct Locked<'a> {
     guard: MutexGuard<'a, Table>,
     cell: &'a Cell,
+    /// Requests a worker may have in flight.
+    concurrency: usize,
+}
+
+impl Locked<'_> {
+    /// Whether it takes one more request now.
+    pub fn has_room(&self) -> bool {
+        self.accepting() && self.in_flight() < self.concurrency
+    }
 }
 
 impl Deref for Locked<'_> {
@@ -120,7 +128,6 @@ impl Tables {
                 entries: IdMap::default(),
                 tasks: 0,
                 tally: Tally::default(),
-                concurrency,
             }),
             load: AtomicUsize::new(0),
             accepting: AtomicBool::new(false),
@@ -142,11 +149,18 @@ impl Tables {
 
     /// Locks slot `slot`'s table.
     pub fn lock(&self, slot: usize) -> Locked<'_> {
-        let cell = &self.cells[slot];
-        Locked {
+        self.get(slot).expect("a worker slot of this pool")
+    }
+
+    /// Locks slot `slot`'s table, if the pool has that slot (a caller's
+    /// number).
+    pub fn get(&self, slot: usize) -> Option<Locked<'_>> {
+        let cell = self.cells.get(slot)?;
+        Some(Locked {
             guard: cell.table.lock(),
             cell,
-        }
+            concurrency: self.concurrency,
+        })
     }
 
     /// Whether the pool takes new requests.
@@ -249,11 +263,6 @@ impl Table {
         self.lane.is_some() && self.connected && !self.retiring && !self.closed
     }
 
-    /// Whether it takes one more request now.
-    pub fn has_room(&self) -> bool {
-        self.accepting() && self.entries.len() < self.concurrency
-    }
-
     /// Requests in flight.
     pub fn in_flight(&self) -> usize {
         self.entries.len()
@@ -338,14 +347,10 @@ impl Table {
     /// Settles request `id` if it is in flight here; `now` is
     /// [`super::timer::monotonic_ns`].
     pub fn settle(&mut self, id: u64, outcome: Outcome, now: u64, fx: &mut Effects) -> bool {
-        let Some(mut entry) = self.entries.remove(&id) else {
+        let Some(entry) = self.entries.remove(&id) else {
             return false;
         };
-        self.tally
-            .settled(&outcome, now.saturating_sub(entry.submitted));
-        if let Some(done) = entry.done.take() {
-            fx.settle(done, outcome);
-        }
+        entry.settle(outcome, now, &mut self.tally, fx);
         true
     }
 
@@ -354,15 +359,12 @@ impl Table {
     pub fn evict(&mut self, err: &RequestError, fx: &mut Effects) -> Vec<(u64, Entry)> {
         let now = super::timer::monotonic_ns();
         let mut resend = Vec::new();
-        let ids: Vec<u64> = self.entries.keys().copied().collect();
-        for id in ids {
-            if self.entries[&id].retries_left > 0 {
-                if let Some(entry) = self.entries.remove(&id) {
-                    resend.push((id, entry));
-                }
+        for (id, entry) in self.entries.drain() {
+            if entry.retries_left > 0 {
+                resend.push((id, entry));
             } else {
                 let err = err.clone().on_worker(self.slot);
-                self.settle(id, Outcome::Failed(err), now, fx);
+                entry.settle(Outcome::Failed(err), now, &mut self.tally, fx);
             }
         }
         resend.sort_unstable_by_key(|(id, _)| *id);
@@ -374,9 +376,8 @@ impl Table {
     pub fn close(&mut self, err: &RequestError, fx: &mut Effects) {
         self.closed = true;
         let now = super::timer::monotonic_ns();
-        let ids: Vec<u64> = self.entries.keys().copied().collect();
-        for id in ids {
-            self.settle(id, Outcome::Failed(err.clone()), now, fx);
+        for (_, entry) in self.entries.drain() {
+            entry.settle(Outcome::Failed(err.clone()), now, &mut self.tally, fx);
         }
         self.disconnect();
     }
